@@ -1,0 +1,43 @@
+# The two commands: `make run` serves the app with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# pytest-xdist workers; the suite is parallel-safe on SQLite and PostgreSQL.
+TEST_WORKERS ?= 2
+
+.PHONY: run test bench lint format clean
+
+$(VENV)/.run-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(BIN)/custody db upgrade
+	$(BIN)/custody demo --if-empty
+	$(BIN)/custody serve
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-installed
+	$(BIN)/pytest tests/benchmarks --benchmark-enable -p no:xdist $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

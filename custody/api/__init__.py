@@ -1,0 +1,40 @@
+"""The JSON API under /api/v1, with an OpenAPI document built from the marshmallow schemas."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from custody.extensions import csrf
+from custody.schemas.common import ErrorEnvelopeSchema
+
+
+class CustodyApi(Api):
+    """flask-smorest, with its app-wide JSON error handler replaced by `custody.errors`."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def _register_error_handlers(self):
+        pass
+
+
+def register_api(app: Flask) -> None:
+    from custody import errors
+    from custody.api import accounts, audit, identifiers
+
+    api = CustodyApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "Chain of identity and custody for cell-therapy products."},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                }
+            },
+            "security": [{"bearer": []}],
+        },
+    )
+    for module in (accounts, audit, identifiers):
+        csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)
+        api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
+    errors.register(app)

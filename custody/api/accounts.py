@@ -1,0 +1,35 @@
+"""Accounts: who am I, and (admins) creating and unlocking users."""
+
+from flask_smorest import Blueprint
+
+from custody.auth import api_user, require_role
+from custody.schemas.accounts import UnlockIn, UserIn, UserOut
+from custody.services import accounts
+
+PREFIX = "/users"
+blp = Blueprint("users", __name__, description="People and their roles")
+
+
+@blp.get("/me")
+@require_role()
+@blp.response(200, UserOut)
+def me():
+    return api_user()
+
+
+@blp.post("")
+@require_role("admin")
+@blp.arguments(UserIn)
+@blp.response(201, UserOut)
+def create_user(body):
+    return accounts.create_user(
+        api_user().username, body["username"], body["full_name"], body["role"], body["password"]
+    )
+
+
+@blp.post("/<username>/unlock")
+@require_role("admin")
+@blp.arguments(UnlockIn)
+@blp.response(200, UserOut)
+def unlock_user(body, username):
+    return accounts.unlock_user(api_user().username, username, body["reason"])

@@ -1,0 +1,45 @@
+"""ISBT 128: parse scanned data, check a DIN, and issue new DINs for this facility."""
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from custody.auth import api_user, require_role
+from custody.domain import isbt128
+from custody.schemas.identifiers import DinCheckOut, DinIssueIn, ScanIn, StructuresOut
+from custody.services.identifiers import next_din
+
+PREFIX = "/isbt128"
+blp = Blueprint("isbt128", __name__, description="ISBT 128 identifiers and scanned data")
+
+
+@blp.post("/parse")
+@require_role()
+@blp.arguments(ScanIn)
+@blp.response(200, StructuresOut)
+def parse(body):
+    return {"items": [s.to_dict() for s in isbt128.parse(body["data"])]}
+
+
+@blp.get("/dins/<din>")
+@require_role()
+@blp.response(200, DinCheckOut)
+def check(din):
+    din = isbt128.validate_din(din)
+    return _din_out(din)
+
+
+@blp.post("/dins")
+@require_role("technician", "admin")
+@blp.arguments(DinIssueIn)
+@blp.response(201, DinCheckOut)
+def issue(body):
+    din = next_din(api_user().username, current_app.config["CUSTODY_FIN"], body.get("year"))
+    return _din_out(din)
+
+
+def _din_out(din: str) -> dict:
+    return {
+        "din": din,
+        "check_character": isbt128.check_character(din),
+        "flags": isbt128.type3_flags(din),
+    }

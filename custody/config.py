@@ -1,0 +1,81 @@
+"""Settings, read from the environment when the app is created (never at import time).
+
+Every trial- or site-specific value (the facility's FIN, time zone, lockout threshold) is a
+setting, not code: DOMAIN.md asks that protocol and facility values be configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
+    """Settings from CUSTODY_* environment variables and safe defaults, then `overrides`."""
+    overrides = overrides or {}
+    settings = _from_environment(instance_path)
+    settings.update(overrides)
+    if not settings.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = _instance_secret(instance_path)
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _from_environment(instance_path: str) -> dict:
+    default_db = f"sqlite:///{Path(instance_path) / 'custody.sqlite3'}"
+    return {
+        "SECRET_KEY": os.environ.get("CUSTODY_SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("CUSTODY_DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # ISBT 128 facility identification number, assigned to the site by ICCBBA.
+        "CUSTODY_FIN": os.environ.get("CUSTODY_FIN", "W9999"),
+        "CUSTODY_FACILITY_NAME": os.environ.get(
+            "CUSTODY_FACILITY_NAME", "Demonstration Cell Therapy Facility"
+        ),
+        "CUSTODY_FACILITY_ADDRESS": os.environ.get(
+            "CUSTODY_FACILITY_ADDRESS", "1 Example Way, Springfield, USA"
+        ),
+        "CUSTODY_TIMEZONE": os.environ.get("CUSTODY_TIMEZONE", "America/Chicago"),
+        # 21 CFR 11.300(d): attempts at misuse are detected; this many failures lock the account.
+        "CUSTODY_MAX_FAILED_LOGINS": _env_int("CUSTODY_MAX_FAILED_LOGINS", 5),
+        # Shards of the audit hash chain: writers to different shards never wait for each other.
+        "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("CUSTODY_SECURE_COOKIES", False),
+        "WTF_CSRF_TIME_LIMIT": None,
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Custody tracker API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A per-installation secret kept under instance/, created on first use.
+
+    A fixed default secret would let anyone forge sessions on every site that forgot to set one.
+    """
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = os.urandom(32).hex()
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret

@@ -1,0 +1,73 @@
+"""Typed SQLAlchemy models, one module per aggregate. Importing this registers them all."""
+
+from custody.models.accounts import ApiToken, Role, User
+from custody.models.audit import AuditChainHead, AuditEntry
+from custody.models.bags import Bag, BagStatus
+from custody.models.base import Base
+from custody.models.custody import (
+    CustodyEvent,
+    LocationKind,
+    Shipment,
+    ShipmentStatus,
+    StorageLocation,
+)
+from custody.models.donors import DinSequence, Donation, Donor, DonorTest, Eligibility
+from custody.models.labels import LabelPrint
+from custody.models.lots import Disposition, Lot, lot_donations
+from custody.models.quality import (
+    QcResult,
+    QcSpecification,
+    QcSpecItem,
+    ReleaseDecision,
+    Signature,
+    SpecificationStatus,
+)
+from custody.models.trial import (
+    Allocation,
+    DoseBasis,
+    DoseLevel,
+    DoseLevelStatus,
+    Infusion,
+    Recipient,
+    RecipientStatus,
+    Trial,
+)
+
+__all__ = [
+    "Allocation",
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEntry",
+    "Bag",
+    "BagStatus",
+    "Base",
+    "CustodyEvent",
+    "DinSequence",
+    "Disposition",
+    "Donation",
+    "Donor",
+    "DonorTest",
+    "DoseBasis",
+    "DoseLevel",
+    "DoseLevelStatus",
+    "Eligibility",
+    "Infusion",
+    "LabelPrint",
+    "LocationKind",
+    "Lot",
+    "QcResult",
+    "QcSpecItem",
+    "QcSpecification",
+    "Recipient",
+    "RecipientStatus",
+    "ReleaseDecision",
+    "Role",
+    "Shipment",
+    "ShipmentStatus",
+    "Signature",
+    "SpecificationStatus",
+    "StorageLocation",
+    "Trial",
+    "User",
+    "lot_donations",
+]

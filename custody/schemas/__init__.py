@@ -1,0 +1,1 @@
+"""Marshmallow schemas at the edges: separate input (`...In`) and output (`...Out`) schemas."""

@@ -1,0 +1,103 @@
+"""Accounts: hashed passwords, lockout after repeated failures (11.300), tokens."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from custody.domain.errors import AccountLocked, AuthenticationFailed, ValidationFailed
+from custody.extensions import db
+from custody.models import AuditEntry
+from custody.services import accounts
+from tests.factories import PASSWORD
+
+
+def test_password_is_stored_only_as_a_salted_scrypt_hash(make):
+    one = make.user("qa", username="one")
+    two = make.user("qa", username="two")
+    assert PASSWORD not in one.password_hash
+    assert one.password_hash.startswith("scrypt:")
+    assert one.password_hash != two.password_hash  # salted
+
+
+def test_right_password_signs_in(make):
+    make.user("nurse", username="nina")
+    assert accounts.authenticate("Nina", PASSWORD, max_failures=5).username == "nina"
+
+
+@pytest.mark.parametrize("username", ["nobody", "nina"])
+def test_wrong_username_or_password_gives_the_same_words(make, username):
+    make.user("nurse", username="nina")
+    with pytest.raises(AuthenticationFailed) as caught:
+        accounts.authenticate(username, "wrong password!", max_failures=5)
+    assert caught.value.message == accounts.BAD_CREDENTIALS
+
+
+def test_five_failures_lock_the_account_and_are_audited(make):
+    make.user("nurse", username="nina")
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed) as caught:
+            accounts.authenticate("nina", "wrong password!", max_failures=5)
+        assert not isinstance(caught.value, AccountLocked)
+    with pytest.raises(AccountLocked):
+        accounts.authenticate("nina", "wrong password!", max_failures=5)
+    # once locked, even the right password is refused
+    with pytest.raises(AccountLocked, match="locked"):
+        accounts.authenticate("nina", PASSWORD, max_failures=5)
+    failures = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.reason == "failed sign-in").order_by(AuditEntry.id)
+    ).all()
+    assert len(failures) == 5
+    assert "locked_at" in json.loads(failures[-1].changes)
+
+
+def test_a_success_resets_the_failure_count(make):
+    make.user("nurse", username="nina")
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            accounts.authenticate("nina", "wrong password!", max_failures=5)
+    accounts.authenticate("nina", PASSWORD, max_failures=5)
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed) as caught:
+            accounts.authenticate("nina", "wrong password!", max_failures=5)
+        assert not isinstance(caught.value, AccountLocked)
+
+
+def test_unlock_needs_a_reason_and_restores_sign_in(make):
+    make.user("nurse", username="nina")
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            accounts.authenticate("nina", "wrong password!", max_failures=5)
+    with pytest.raises(ValidationFailed):
+        accounts.unlock_user("admin", "nina", "  ")
+    accounts.unlock_user("admin", "nina", "identity confirmed by phone")
+    assert accounts.authenticate("nina", PASSWORD, max_failures=5)
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "password", "words"),
+    [
+        ("ok", "surgeon", PASSWORD, "Unknown role"),
+        ("ok", "qa", "short", "at least"),
+        ("bad name!", "qa", PASSWORD, "letters, digits"),
+    ],
+)
+def test_invalid_accounts_are_refused_with_reasons(app, username, role, password, words):
+    with pytest.raises(ValidationFailed, match=words):
+        accounts.create_user("admin", username, "Some Body", role, password)
+
+
+def test_usernames_are_unique(make):
+    make.user("qa", username="dup")
+    with pytest.raises(ValidationFailed, match="taken"):
+        make.user("nurse", username="DUP")
+
+
+def test_tokens_are_stored_hashed_and_resolve_to_their_user(make):
+    user = make.user("technician", username="scanner1")
+    token = make.token(user)
+    assert token not in {t.token_hash for t in user.tokens}
+    assert accounts.user_for_token(token).username == "scanner1"
+    assert accounts.user_for_token(token + "x") is None
