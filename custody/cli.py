@@ -7,7 +7,7 @@ import os
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from custody.domain.errors import DomainError
@@ -190,4 +190,8 @@ def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (a production WSGI server)."""
     from custody.server import serve
 
-    serve(current_app._get_current_object(), host, port, workers)
+    serve(host, port, workers)
+
+
+if __name__ == "__main__":
+    main()

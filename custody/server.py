@@ -1,4 +1,10 @@
-"""Runs the app under gunicorn from Python, so `custody serve` needs no extra files."""
+"""Runs the app under gunicorn from Python, so `custody serve` needs no extra files.
+
+Each worker builds its own app after the fork. Handing gunicorn the app that the CLI created
+would leak the CLI's application context into every worker; Flask then skips pushing a fresh
+context per request, the database session is never closed, and on SQLite its transaction
+would hold the write lock for good.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, app: Flask, options: dict) -> None:
-        self._app = app
+    def __init__(self, options: dict) -> None:
         self._options = options
         super().__init__()
 
@@ -17,20 +22,18 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return self._app
+        from custody import create_app
+
+        return create_app()
 
 
-def serve(app: Flask, host: str, port: int, workers: int) -> None:
-    # The app is created before forking; engines are disposed so no worker inherits a
-    # database connection opened by the parent.
-    from custody.extensions import db
-
-    with app.app_context():
-        db.engine.dispose()
+def serve(host: str, port: int, workers: int) -> None:
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "accesslog": "-",
         "timeout": 60,
+        "preload_app": False,
+        "control_socket_disable": True,
     }
-    _Gunicorn(app, options).run()
+    _Gunicorn(options).run()

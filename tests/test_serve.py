@@ -1,0 +1,66 @@
+"""`custody serve`: the production server answers, and frees the database between requests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from custody.extensions import db
+from tests.conftest import PG_URL
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(url: str, server: subprocess.Popen) -> None:
+    for _ in range(100):
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stdout.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="the lock check is about SQLite's single writer")
+def test_served_requests_leave_no_write_lock_behind(app, make, database_url):
+    token = make.token(make.user("qa", username="served"))
+    db.session.remove()
+    port = _free_port()
+    env = {**os.environ, "CUSTODY_DATABASE_URL": database_url, "CUSTODY_SECRET_KEY": "t"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "custody.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(f"{base}/login", server)
+        for _ in range(4):  # reach both workers
+            request = urllib.request.Request(
+                f"{base}/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert urllib.request.urlopen(request, timeout=5).status == 200
+        # Another writer must get the lock at once: no request left a transaction open.
+        path = database_url.removeprefix("sqlite:///")
+        other = sqlite3.connect(path, timeout=0)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
