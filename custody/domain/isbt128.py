@@ -84,7 +84,8 @@ def encode_product_code(code: str) -> str:
             length=length,
             rule="product code length 8",
         )
-    where = "character {n} of the product code " + code
+    # The code goes into a str.format template: double any braces so they print as typed.
+    where = "character {n} of the product code " + code.replace("{", "{{").replace("}", "}}")
     decode_product_code(code, Reading(where=where, fix=_PRODUCT_FIX))
     return f"=<{code}"
 
@@ -124,7 +125,7 @@ def encode_compound(structures: Sequence[str], reference: str = "000") -> str:
             f"not {reference!r}.",
             rule="compound reference bbb",
         )
-    if isinstance(structures, str) or not 1 <= len(structures) <= 99:
+    if not isinstance(structures, list | tuple) or not 1 <= len(structures) <= 99:
         raise InvalidBarcode(
             "A compound message holds 1 to 99 data structures, given as a list of barcode data.",
             rule="compound count aa 01-99",

@@ -122,7 +122,7 @@ def rule_broken(
     )
 
 
-# --- Donation Identification Number [001], ST-001 2.4.1 and Table 3 --------------------------
+# --- Donation Identification Number [001], ST-001 2.4.1 and Table 3 ------------------------------
 
 
 def flag_kind(flags: str) -> tuple[str, str]:
@@ -175,13 +175,22 @@ def decode_din(content: str, reading: Reading) -> dict[str, Any]:
     }
 
 
-# --- Product Code [003], ST-001 2.4.3 -----------------------------------------------------------
+# --- Product Code [003], ST-001 2.4.3 ------------------------------------------------------------
 
+# Where t is a type of collection it must be one of ST-001 Table 7 [RT008].
 _T: Segment = (
     "t",
     1,
+    "".join(COLLECTION_TYPES),
+    "the 6th character (type of collection) must be one of the types of collection in "
+    "ISBT 128 Table 7",
+)
+# For national and local codes (A to D) the facility or nation defines tds (ST-001 2.4.3).
+_T_LOCAL: Segment = (
+    "t",
+    1,
     UPPER + LOWER + DIGITS,
-    "the 6th character (type of collection) must be a letter or digit",
+    "the 6th character must be a letter or digit",
 )
 _D: Segment = (
     "d",
@@ -261,7 +270,7 @@ def decode_product_code(content: str, reading: Reading) -> dict[str, Any]:
     elif alpha == "X" and content[1] != "0":
         tail = (_TDS_ZERO,)
     else:  # E, F, H, S, P, X0, YA-YZ, and national or local codes A-D
-        tail = (_T, _D, _S)
+        tail = (_T_LOCAL if alpha in "ABCD" else _T, _D, _S)
         collection_type = content[5]
     cut(PRODUCT_SPEC, content, reading, (*head, *tail))
     category = _product_category(content)
@@ -280,7 +289,7 @@ def decode_product_code(content: str, reading: Reading) -> dict[str, Any]:
     }
 
 
-# --- Dates and times [004]-[009], ST-001 2.4.4 to 2.4.9 -----------------------------------------
+# --- Dates and times [004]-[009], ST-001 2.4.4 to 2.4.9 ------------------------------------------
 
 
 def date_spec(name: str, label: str, with_time: bool) -> Spec:
