@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -20,7 +21,8 @@ PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """A name unique to this test process: xdist worker and pid (runs may overlap)."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _migrate(url: str) -> None:
@@ -35,33 +37,35 @@ def _migrate(url: str) -> None:
 
 
 def _recreate_pg_database(base_url: str, name: str) -> str:
-    url = make_url(base_url)
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    _drop_pg_database(base_url, name)
+    _pg_admin(base_url, f'CREATE DATABASE "{name}"')
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(base_url: str, name: str) -> None:
+    _pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_admin(base_url: str, statement: str) -> None:
+    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(statement))
     admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> str:
+def migrated_database(tmp_path_factory) -> Iterator[str]:
     """A database at the migrations' head: an SQLite template file, or a PostgreSQL URL."""
     if PG_URL:
         name = f"{make_url(PG_URL).database}_{_worker()}"
         url = _recreate_pg_database(PG_URL, name)
         _migrate(url)
-        return url
+        yield url
+        _drop_pg_database(PG_URL, name)
+        return
     template = tmp_path_factory.mktemp("template") / "custody.sqlite3"
     _migrate(f"sqlite:///{template}")
-    return str(template)
+    yield str(template)
 
 
 def _empty_pg(url: str) -> None:

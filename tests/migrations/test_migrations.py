@@ -11,7 +11,7 @@ from sqlalchemy import inspect, make_url
 from custody import create_app
 from custody.extensions import db
 from custody.models import Base
-from tests.conftest import PG_URL, _recreate_pg_database, _worker
+from tests.conftest import PG_URL, _drop_pg_database, _recreate_pg_database, _worker
 
 
 @pytest.fixture
@@ -26,6 +26,8 @@ def empty_app(tmp_path):
         yield app
         db.session.remove()
         db.engine.dispose()
+    if PG_URL:
+        _drop_pg_database(PG_URL, name)
 
 
 def _differences() -> list:
