@@ -43,7 +43,7 @@ def verify_trail(conn: Connection, progress: Callable[[int], None] | None = None
             .order_by(entries_table.c.seq)
             .execution_options(yield_per=_BATCH)
         )
-        rows = (row._mapping for row in conn.execute(query))
+        rows = conn.execute(query)
         head = heads.get(shard)
         count, brk = verify_shard(
             shard, rows, head.seq if head else None, head.hash if head else None
