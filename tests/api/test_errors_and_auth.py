@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+NEW_NURSE = {
+    "username": "new1",
+    "full_name": "New One",
+    "role": "nurse",
+    "password": "long enough password",
+}
+
 
 def _assert_envelope(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.get_data(as_text=True)
@@ -49,12 +56,7 @@ def test_a_token_identifies_its_user(client, make):
 def test_only_admins_create_users(client, make, role):
     response = client.post(
         "/api/v1/users",
-        json={
-            "username": "new1",
-            "full_name": "New One",
-            "role": "nurse",
-            "password": "long enough password",
-        },
+        json=NEW_NURSE,
         headers=make.auth(role),
     )
     error = _assert_envelope(response, 403, "forbidden")
@@ -64,12 +66,7 @@ def test_only_admins_create_users(client, make, role):
 def test_admin_creates_a_user(client, make):
     response = client.post(
         "/api/v1/users",
-        json={
-            "username": "new1",
-            "full_name": "New One",
-            "role": "nurse",
-            "password": "long enough password",
-        },
+        json=NEW_NURSE,
         headers=make.auth("admin"),
     )
     assert response.status_code == 201
