@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -65,8 +66,14 @@ def authenticate(username: str, password: str, max_failures: int) -> User:
     Failures and lockouts are written to the audit trail and committed even though the
     sign-in itself fails: attempts at misuse must be detected and reported (11.300(d)).
     """
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    # The row is locked while the failure count is read and written: parallel guesses must
+    # each count, or an attacker guessing in parallel would never be locked out.
+    user = db.session.scalar(
+        select(User).where(User.username == username.strip().lower()).with_for_update()
+    )
     if user is None:
+        # Spend the same time as a real password check, so timing does not reveal usernames.
+        check_password_hash(_dummy_hash(), password)
         raise AuthenticationFailed(BAD_CREDENTIALS)
     if user.locked_at is not None:
         raise AccountLocked(_locked_message())
@@ -82,6 +89,11 @@ def authenticate(username: str, password: str, max_failures: int) -> User:
             user.failed_logins = 0
             db.session.commit()
     return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
 
 
 def _locked_message() -> str:

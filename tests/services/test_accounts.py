@@ -101,3 +101,42 @@ def test_tokens_are_stored_hashed_and_resolve_to_their_user(make):
     assert token not in {t.token_hash for t in user.tokens}
     assert accounts.user_for_token(token).username == "scanner1"
     assert accounts.user_for_token(token + "x") is None
+
+
+def test_parallel_wrong_passwords_each_count_and_lock_the_account(app, make):
+    """Guessing in parallel must not escape the lockout (a lost update on the counter)."""
+    import threading
+
+    make.user("nurse", username="nina")
+    db.session.remove()
+    outcomes: list[str] = []
+    guard = threading.Lock()
+    start = threading.Barrier(8)
+
+    def guess() -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                accounts.authenticate("nina", "wrong password!", max_failures=5)
+            except AccountLocked:
+                outcome = "locked"
+            except AuthenticationFailed:
+                outcome = "failed"
+            finally:
+                db.session.remove()
+            with guard:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    user = accounts.get_user("nina")
+    assert user.locked_at is not None
+    assert user.failed_logins == 5
+    assert outcomes.count("failed") == 4  # the fifth failure answers "locked"
+    failures = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.reason == "failed sign-in")
+    ).all()
+    assert len(failures) == 5
