@@ -7,14 +7,17 @@ emptied). Set CUSTODY_TEST_DATABASE_URL to run the same suite on PostgreSQL.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
+from custody.extensions import db
 from tests.factories import Factories
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
@@ -106,14 +109,27 @@ def app(database_url, tmp_path):
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
         yield app
-        from custody.extensions import db
-
         db.session.remove()
         db.engine.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs as in production: in its own application context.
+
+    The test's own app context stays pushed for the test body; reusing it for requests would
+    carry `g` (the authenticated caller) and the database session from one request into the
+    next. The test's transaction is committed first, so the request never waits on a lock
+    the test itself holds (SQLite transactions here begin IMMEDIATE).
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
