@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(StaleDataError, _lost_race)
     app.register_error_handler(IntegrityError, _lost_race)
+    app.register_error_handler(DataError, _unstorable_value)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -56,6 +57,15 @@ def _lost_race(error: Exception):
         "first. Nothing of yours was saved: look at the record again, then repeat if needed."
     )
     return _domain_error(conflict)
+
+
+def _unstorable_value(error: DataError):
+    """A backstop: input checks should stop such values before the database sees them."""
+    db.session.rollback()
+    log.warning("database refused a value: %s", error)
+    return _respond(
+        422, "validation_error", "A value cannot be stored (wrong type, size or characters)."
+    )
 
 
 def _database_unavailable(error: OperationalError):

@@ -1,13 +1,12 @@
 """Accounts: who am I, and (admins) creating and unlocking users."""
 
-from flask_smorest import Blueprint
-
+from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.accounts import UnlockIn, UserIn, UserOut
 from custody.services import accounts
 
 PREFIX = "/users"
-blp = Blueprint("users", __name__, description="People and their roles")
+blp = ApiBlueprint("users", __name__, description="People and their roles")
 
 
 @blp.get("/me")

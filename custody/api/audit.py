@@ -1,8 +1,8 @@
 """The audit trail: reading entries, and checking the chain (admins and QA)."""
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from custody.api.parsing import ApiBlueprint
 from custody.auth import require_role
 from custody.extensions import db
 from custody.models.audit import AuditEntry
@@ -10,7 +10,7 @@ from custody.schemas.audit import AuditEntriesOut, AuditQuery, AuditVerifyOut
 from custody.services.audit_verify import verify_trail
 
 PREFIX = "/audit"
-blp = Blueprint("audit", __name__, description="The append-only, hash-chained audit trail")
+blp = ApiBlueprint("audit", __name__, description="The append-only, hash-chained audit trail")
 
 
 @blp.get("/entries")

@@ -1,15 +1,15 @@
 """ISBT 128: parse scanned data, check a DIN, and issue new DINs for this facility."""
 
 from flask import current_app
-from flask_smorest import Blueprint
 
+from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.domain import isbt128
 from custody.schemas.identifiers import DinCheckOut, DinIssueIn, ScanIn, StructuresOut
 from custody.services.identifiers import next_din
 
 PREFIX = "/isbt128"
-blp = Blueprint("isbt128", __name__, description="ISBT 128 identifiers and scanned data")
+blp = ApiBlueprint("isbt128", __name__, description="ISBT 128 identifiers and scanned data")
 
 
 @blp.post("/parse")

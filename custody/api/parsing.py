@@ -1,0 +1,71 @@
+"""Request parsing for the API: JSON and text that the database can actually store.
+
+Two kinds of input used to reach the database and fail there with a 500: JSON nested deeper
+than Python's recursion limit, and text holding NUL or unpaired surrogates (PostgreSQL cannot
+store NUL; no driver can encode a lone surrogate). Both are refused here, at the edge, with
+words a client can act on, for every endpoint at once.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser, abort
+
+from custody.domain.errors import ValidationFailed
+
+
+def unstorable_text(value) -> str | None:
+    """Describe the first string inside `value` that cannot be stored, or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (not valid Unicode text)"
+        return None
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        problem = unstorable_text(item)
+        if problem:
+            return problem
+    return None
+
+
+class StorableJsonParser(FlaskParser):
+    def _raw_load_json(self, req):
+        try:
+            data = super()._raw_load_json(req)
+        except RecursionError:
+            abort(400, messages={"json": ["The JSON body is nested too deeply."]})
+        problem = unstorable_text(data)
+        if problem:
+            raise ValidationFailed(f"The request body {problem}; send plain UTF-8 text.")
+        return data
+
+
+class ApiBlueprint(Blueprint):
+    """Every API blueprint: storable-text JSON parsing, and storable path and query values."""
+
+    ARGUMENTS_PARSER = StorableJsonParser()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_request(refuse_unstorable_url_values)
+
+
+def refuse_unstorable_url_values() -> None:
+    """before_request for the API: path and query values must be storable text too."""
+    for where, values in (("path", request.view_args or {}), ("query", request.args)):
+        for name, value in values.items():
+            problem = unstorable_text(value)
+            if problem:
+                raise ValidationFailed(
+                    f"The {where} value of {name!r} {problem}.", parameter=name, location=where
+                )
