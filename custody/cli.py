@@ -163,16 +163,17 @@ def isbt128_parse(data: str) -> None:
 @with_appcontext
 def demo_command(scale: int, seed: int, if_empty: bool) -> None:
     """Load a realistic demo data set (same seed, same data)."""
-    from custody.services.demo import DEMO_PASSWORD, database_is_empty, load_demo
+    from custody.services.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, database_is_empty, load_demo
 
     if if_empty and not database_is_empty():
         click.echo("database already has data; demo not loaded")
-        return
-    summary = load_demo(scale=scale, seed=seed)
-    click.echo("demo data loaded: " + ", ".join(f"{n} {k}" for k, n in summary.counts.items()))
-    click.echo(f"demo accounts (password for all: {DEMO_PASSWORD}):")
-    for username, role, name in summary.accounts:
-        click.echo(f"  {username:<12} {role:<11} {name}")
+    else:
+        summary = load_demo(scale=scale, seed=seed)
+        counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
+        click.echo(f"demo data loaded: {counts}")
+    click.echo(f"demo accounts (password for all, unless changed since: {DEMO_PASSWORD}):")
+    for username, role, name in DEMO_ACCOUNTS:
+        click.echo(f"  {username:<12} {role.value:<11} {name}")
 
 
 @click.command("serve")

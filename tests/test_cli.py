@@ -90,3 +90,4 @@ def test_demo_loads_accounts_for_every_role_and_is_deterministic(runner):
         assert username in result.output
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "already" in again.output
+    assert "nurse" in again.output  # `make run` shows the accounts every time
