@@ -42,6 +42,11 @@ def _from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # ISBT 128 facility identification number, assigned to the site by ICCBBA.
         "CUSTODY_FIN": os.environ.get("CUSTODY_FIN", "W9999"),
+        # The facility's product description code for the CAR-NK product (ICCBBA-licensed codes
+        # are configured by each site, never shipped); D0001 is a local, made-up code.
+        "CUSTODY_PRODUCT_DESCRIPTION_CODE": os.environ.get(
+            "CUSTODY_PRODUCT_DESCRIPTION_CODE", "D0001"
+        ),
         "CUSTODY_FACILITY_NAME": os.environ.get(
             "CUSTODY_FACILITY_NAME", "Demonstration Cell Therapy Facility"
         ),

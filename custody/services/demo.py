@@ -176,7 +176,7 @@ def _child(parent: StorageLocation, kind: LocationKind, suffix: str, name: str) 
 def _unit(rng, unit, users, trial, positions) -> None:
     config = current_app.config
     fin = config["CUSTODY_FIN"]
-    pdc = config.get("CUSTODY_PRODUCT_DESCRIPTION_CODE", "D0001")
+    pdc = config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
     dins = take_dins(fin, 26, 16)  # 8 donations + 8 lot DINs
     eligibilities = [
         Eligibility.ELIGIBLE,
