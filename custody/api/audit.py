@@ -1,12 +1,10 @@
 """The audit trail: reading entries, and checking the chain (admins and QA)."""
 
-from sqlalchemy import select
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import require_role
 from custody.extensions import db
-from custody.models.audit import AuditEntry
 from custody.schemas.audit import AuditEntriesOut, AuditQuery, AuditVerifyOut
+from custody.services.audit_review import recent_entries
 from custody.services.audit_verify import verify_trail
 
 PREFIX = "/audit"
@@ -18,11 +16,7 @@ blp = ApiBlueprint("audit", __name__, description="The append-only, hash-chained
 @blp.arguments(AuditQuery, location="query")
 @blp.response(200, AuditEntriesOut)
 def entries(query):
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query["limit"])
-    for field in ("record_type", "record_id", "actor"):
-        if field in query:
-            stmt = stmt.where(getattr(AuditEntry, field) == query[field])
-    return {"items": db.session.scalars(stmt).all()}
+    return {"items": recent_entries(**query)}
 
 
 @blp.get("/verify")
