@@ -34,8 +34,6 @@ def _migrate(url: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "migrate"})
     with app.app_context():
         upgrade()
-        from custody.extensions import db
-
         db.engine.dispose()
 
 

@@ -164,7 +164,8 @@ def _storage(scale: int) -> list[StorageLocation]:
 
 def _child(parent: StorageLocation, kind: LocationKind, suffix: str, name: str) -> StorageLocation:
     node = StorageLocation(
-        code=f"{parent.code}-{suffix}".replace("LOC-SITE1-", "LOC-"),
+        # Codes are short enough to print: freezers hang off "LOC", the rest off their parent.
+        code=f"{'LOC' if parent.kind is LocationKind.SITE else parent.code}-{suffix}",
         name=name,
         kind=kind,
         parent=parent,

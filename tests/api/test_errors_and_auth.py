@@ -119,3 +119,9 @@ def test_pages_show_errors_as_html_not_json(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+
+
+def test_a_request_never_inherits_the_previous_callers_identity(client, make):
+    """Each request authenticates afresh: no caller is served as the one before it."""
+    assert client.get("/api/v1/users/me", headers=make.auth("admin")).status_code == 200
+    _assert_envelope(client.get("/api/v1/users/me"), 401, "authentication_failed")

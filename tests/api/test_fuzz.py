@@ -428,25 +428,21 @@ def _check(spec: dict, operation: dict | None, call: Call, response) -> None:
             _json(response, where)
 
 
-def _send(app, client, call: Call, admin: dict):
+def _send(client, call: Call, admin: dict):
     headers = {}
     if call.auth == "admin":
         headers = dict(admin)
     elif call.auth == "made-up":
         headers = {"Authorization": call.authorization}
-    # The `app` fixture holds one app context for the whole test. A request inside it would
-    # share `g` with the requests before it (a caller without credentials would be served as
-    # the previous caller, kept in g.api_user) and the database session. In production every
-    # request has its own context, so each request here does too.
-    with app.app_context():
-        return client.open(
-            call.path,
-            method=call.method,
-            query_string=call.query,
-            headers=headers,
-            data=call.body,
-            content_type=call.content_type,
-        )
+    # The `client` fixture runs each request in its own app context, as production does.
+    return client.open(
+        call.path,
+        method=call.method,
+        query_string=call.query,
+        headers=headers,
+        data=call.body,
+        content_type=call.content_type,
+    )
 
 
 # --- the tests -----------------------------------------------------------------------------
@@ -480,7 +476,7 @@ def test_known_hostile_requests(app, client, make, method, path):
     for call in calls:
         try:
             documented = operation if call.method == method else None
-            _check(spec, documented, call, _send(app, client, call, admin))
+            _check(spec, documented, call, _send(client, call, admin))
         except AssertionError as error:
             failures.append(str(error).split("\nassert ")[0])
     if failures:
@@ -506,6 +502,6 @@ def test_random_malformed_requests(app, client, make, method, path):
     )
     @given(call=_calls(spec, Operation.of(spec, method, path)))
     def fuzz(call: Call) -> None:
-        _check(spec, operation, call, _send(app, client, call, admin))
+        _check(spec, operation, call, _send(client, call, admin))
 
     fuzz()
