@@ -81,6 +81,8 @@ def _empty_pg(url: str) -> None:
         # Test set-up only: triggers (the audit trail's append-only guard) are off here.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # Tamper tests disable the audit trail's triggers; every test starts with them on.
+        conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER ALL"))
     engine.dispose()
 
 
