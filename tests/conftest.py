@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
 from custody.extensions import db
-from tests.factories import Factories
+from tests.factories import Factories, LotFactory
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
 
@@ -142,3 +142,9 @@ def runner(app):
 def make(app) -> Factories:
     """Factories: callables with defaults that build records through the services."""
     return Factories(app)
+
+
+@pytest.fixture
+def make_lot(app) -> LotFactory:
+    """Lots with bags, storage positions and shipments, written directly as test setup."""
+    return LotFactory(app)

@@ -27,3 +27,115 @@ class Factories:
         """Authorization headers for a fresh user holding `role`."""
         user = self.user(role, **kwargs)
         return {"Authorization": f"Bearer {self.token(user)}"}
+
+
+class LotFactory:
+    """Donor → donation → lot → bags, written directly as test setup (not through services)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(
+        self,
+        disposition: str = "quarantine",
+        bags: int = 2,
+        eligibility: str = "eligible",
+        status: str = "quarantined",
+        expires_in_days: float = 365,
+    ):
+        from datetime import timedelta
+
+        from custody.extensions import db
+        from custody.models import Bag, Donation, Donor, Lot
+        from custody.models.base import utcnow
+        from custody.services.audit_trail import acting_as
+        from custody.services.identifiers import take_dins
+
+        number = next(_numbers)
+        with acting_as("system:test", reason="test setup"):
+            (din,) = take_dins(self.app.config["CUSTODY_FIN"], 26, 1)
+            donor = Donor(
+                donor_code=f"DNR-T{number}",
+                sex="F",
+                birth_date=utcnow().date().replace(year=1990),
+                eligibility=eligibility,
+            )
+            donation = Donation(
+                din=din,
+                donor=donor,
+                collected_at=utcnow() - timedelta(days=20),
+                collection_timezone="Europe/Berlin",
+                facility="Test apheresis unit",
+                volume_ml=250.0,
+            )
+            expires = utcnow() + timedelta(days=expires_in_days)
+            lot = Lot(
+                lot_number=f"LT-{number}",
+                din=din,
+                product_description_code="D0001",
+                disposition=disposition,
+                expires_at=expires,
+            )
+            lot.donations.append(donation)
+            for b in range(bags):
+                product_code = f"D0001V{chr(ord('A') + b)}0"
+                lot.bags.append(
+                    Bag(
+                        code=f"{din}-{product_code}",
+                        din=din,
+                        product_code=product_code,
+                        volume_ml=20.0,
+                        total_cells=1.5e9,
+                        viable_car_nk_cells=1.2e9,
+                        status=status,
+                        expires_at=expires,
+                    )
+                )
+            db.session.add(lot)
+            db.session.commit()
+        return lot
+
+    def positions(self, count: int = 3, prefix: str | None = None):
+        """A site → freezer → rack → box with `count` positions; returns the positions."""
+        from custody.extensions import db
+        from custody.models import LocationKind, StorageLocation
+        from custody.services.audit_trail import acting_as
+
+        tag = prefix or f"T{next(_numbers)}"
+        with acting_as("system:test", reason="test setup"):
+            parent = None
+            for kind in ("site", "freezer", "rack", "box"):
+                parent = StorageLocation(
+                    code=f"LOC-{tag}-{kind.upper()}",
+                    name=f"{kind.title()} {tag}",
+                    kind=LocationKind(kind),
+                    parent=parent,
+                )
+            found = [
+                StorageLocation(
+                    code=f"LOC-{tag}-P{n:02d}",
+                    name=f"Position {n}",
+                    kind=LocationKind.POSITION,
+                    parent=parent,
+                )
+                for n in range(1, count + 1)
+            ]
+            db.session.add_all(found)
+            db.session.commit()
+        return found
+
+    def shipment(self, destination: str = "University Hospital", status: str = "packing"):
+        from custody.extensions import db
+        from custody.models import Shipment
+        from custody.services.audit_trail import acting_as
+
+        with acting_as("system:test", reason="test setup"):
+            shipment = Shipment(
+                code=f"SHP-T{next(_numbers)}",
+                destination_site=destination,
+                courier="Cryo Couriers",
+                status=status,
+            )
+            db.session.add(shipment)
+            db.session.commit()
+        return shipment

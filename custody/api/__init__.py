@@ -20,7 +20,7 @@ class CustodyApi(Api):
 
 def register_api(app: Flask) -> None:
     from custody import errors
-    from custody.api import accounts, audit, identifiers
+    from custody.api import accounts, audit, bags, identifiers, lots, scans
 
     api = CustodyApi(
         app,
@@ -34,7 +34,7 @@ def register_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for module in (accounts, audit, identifiers):
+    for module in (accounts, audit, identifiers, bags, lots, scans):
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
     errors.register(app)

@@ -6,14 +6,19 @@ from custody.models.bags import Bag, BagStatus
 from custody.models.base import Base
 from custody.models.custody import (
     CustodyEvent,
+    DiscrepancyKind,
     LocationKind,
     Shipment,
+    ShipmentDiscrepancy,
+    ShipmentItem,
     ShipmentStatus,
+    ShipmentTemperature,
     StorageLocation,
 )
 from custody.models.donors import DinSequence, Donation, Donor, DonorTest, Eligibility
 from custody.models.labels import LabelPrint
 from custody.models.lots import Disposition, Lot, lot_donations
+from custody.models.manufacturing import BatchMaterial, BatchStep, MaterialKind
 from custody.models.quality import (
     QcResult,
     QcSpecification,
@@ -41,8 +46,11 @@ __all__ = [
     "Bag",
     "BagStatus",
     "Base",
+    "BatchMaterial",
+    "BatchStep",
     "CustodyEvent",
     "DinSequence",
+    "DiscrepancyKind",
     "Disposition",
     "Donation",
     "Donor",
@@ -55,6 +63,7 @@ __all__ = [
     "LabelPrint",
     "LocationKind",
     "Lot",
+    "MaterialKind",
     "QcResult",
     "QcSpecItem",
     "QcSpecification",
@@ -63,7 +72,10 @@ __all__ = [
     "ReleaseDecision",
     "Role",
     "Shipment",
+    "ShipmentDiscrepancy",
+    "ShipmentItem",
     "ShipmentStatus",
+    "ShipmentTemperature",
     "Signature",
     "SpecificationStatus",
     "StorageLocation",

@@ -48,13 +48,18 @@ class Bag(Base):
     storage_position_id: Mapped[int | None] = mapped_column(
         ForeignKey("storage_locations.id"), unique=True
     )
+    # Set when the bag leaves a storage position, cleared when it is stored again: the time out
+    # of storage is then recorded on the store event (cryopreserved cells warm fast).
+    removed_from_storage_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Optimistic lock: two scans racing on one bag cannot both win.
     version: Mapped[int] = mapped_column(default=1)
 
     lot: Mapped[Lot] = relationship(back_populates="bags")  # noqa: F821
+    dose_level: Mapped[DoseLevel | None] = relationship()  # noqa: F821
     storage_position: Mapped[StorageLocation | None] = relationship()  # noqa: F821
+    parent: Mapped[Bag | None] = relationship(remote_side=[id])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

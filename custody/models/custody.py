@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from custody.models.base import Base, enum_type, utcnow
@@ -43,6 +43,8 @@ class ShipmentStatus(enum.StrEnum):
 
 
 class Shipment(Base):
+    """A dry shipper on its way from the lab to a clinical site, with the bags packed in it."""
+
     __tablename__ = "shipments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,37 +55,128 @@ class Shipment(Base):
     status: Mapped[ShipmentStatus] = mapped_column(
         enum_type(ShipmentStatus, "shipment_status"), default=ShipmentStatus.PACKING
     )
+    # Warmest temperature the product may see in transit; logger readings above it are excursions.
+    storage_limit_c: Mapped[float] = mapped_column(default=-150.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handed_over_at: Mapped[datetime | None]
+    handed_over_to: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime | None]
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Optimistic lock: closing a shipment and packing into it cannot both win.
+    version: Mapped[int] = mapped_column(default=1)
+
+    items: Mapped[list[ShipmentItem]] = relationship(back_populates="shipment")
+    discrepancies: Mapped[list[ShipmentDiscrepancy]] = relationship(back_populates="shipment")
+
+    __mapper_args__ = {"version_id_col": version}
 
     def audit_key(self) -> str:
         return self.code
 
 
+class ShipmentItem(Base):
+    """A bag packed into a shipment, and whether the site has scanned it in on receipt."""
+
+    __tablename__ = "shipment_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    packed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    packed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The bag's state before packing, restored if it is taken out again before dispatch.
+    status_before: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime | None]
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    shipment: Mapped[Shipment] = relationship(back_populates="items")
+    bag: Mapped[Bag] = relationship()  # noqa: F821
+
+    __table_args__ = (UniqueConstraint("shipment_id", "bag_id"),)
+
+    def audit_key(self) -> str:
+        return f"{self.shipment.code if self.shipment else self.shipment_id}/{self.bag_id}"
+
+
+class DiscrepancyKind(enum.StrEnum):
+    MISSING = "missing"
+    UNEXPECTED = "unexpected"
+
+
+class ShipmentDiscrepancy(Base):
+    """A bag that should have arrived and did not, or arrived and was not on the manifest."""
+
+    __tablename__ = "shipment_discrepancies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    kind: Mapped[DiscrepancyKind] = mapped_column(enum_type(DiscrepancyKind, "discrepancy_kind"))
+    bag_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id"))
+    raw_scan: Mapped[str] = mapped_column(String(500), default="")
+    note: Mapped[str]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    shipment: Mapped[Shipment] = relationship(back_populates="discrepancies")
+    bag: Mapped[Bag | None] = relationship()  # noqa: F821
+
+    __table_args__ = (CheckConstraint("length(note) > 0", name="note_required"),)
+
+    def audit_key(self) -> str:
+        return f"{self.shipment.code if self.shipment else self.shipment_id} {self.kind}"
+
+
+class ShipmentTemperature(Base):
+    """One reading of the shipper's temperature logger, imported from its CSV."""
+
+    __tablename__ = "shipment_temperatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    recorded_at: Mapped[datetime]
+    temperature_c: Mapped[float]
+
+    __table_args__ = (UniqueConstraint("shipment_id", "recorded_at"),)
+
+
 class CustodyEvent(Base):
-    """One scan or handoff of a bag: who, when, where, from whom to whom, in what condition."""
+    """One scan or handoff of a bag or a collection: who, when, where, from whom to whom, how."""
 
     __tablename__ = "custody_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"))
+    bag_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id"))
+    # Collections are in custody before any bag exists: their receipt is an event too.
+    donation_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("storage_locations.id"))
-    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
     from_party: Mapped[str | None] = mapped_column(String(200))
     to_party: Mapped[str | None] = mapped_column(String(200))
     raw_scan: Mapped[str | None] = mapped_column(String(500))
     condition: Mapped[str | None] = mapped_column(String(200))
     temperature_c: Mapped[float | None]
+    # Which scan station sent the scan (21 CFR 11.10(h) device checks), when it says.
+    station: Mapped[str | None] = mapped_column(String(64))
+    # Recorded when a bag goes back into storage: how long it was out.
+    out_of_storage_s: Mapped[float | None]
     notes: Mapped[str] = mapped_column(default="")
 
-    bag: Mapped[Bag] = relationship()  # noqa: F821
+    bag: Mapped[Bag | None] = relationship()  # noqa: F821
+    donation: Mapped[Donation | None] = relationship()  # noqa: F821
     location: Mapped[StorageLocation | None] = relationship()
+    shipment: Mapped[Shipment | None] = relationship()
+    actor: Mapped[User] = relationship()  # noqa: F821
 
-    __table_args__ = (Index("ix_custody_events_bag_time", "bag_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_custody_events_bag_time", "bag_id", "occurred_at"),
+        CheckConstraint("bag_id IS NOT NULL OR donation_id IS NOT NULL", name="bag_or_donation"),
+    )
 
     def audit_key(self) -> str:
         return f"custody event {self.id}"

@@ -91,6 +91,9 @@ class Donation(Base):
     facility: Mapped[str] = mapped_column(String(200))
     volume_ml: Mapped[float]
     total_nucleated_cells: Mapped[float | None]
+    # CD56+ NK cells and viability as counted at collection: what manufacturing starts from.
+    nk_cells: Mapped[float | None]
+    viability_pct: Mapped[float | None]
     received_at: Mapped[datetime | None]
     received_condition: Mapped[str | None] = mapped_column(String(200))
     received_temperature_c: Mapped[float | None]

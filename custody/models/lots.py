@@ -44,7 +44,10 @@ class Lot(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     donations: Mapped[list[Donation]] = relationship(secondary=lot_donations)
-    bags: Mapped[list[Bag]] = relationship(back_populates="lot")  # noqa: F821
+    bags: Mapped[list[Bag]] = relationship(back_populates="lot", order_by="Bag.id")  # noqa: F821
+    steps: Mapped[list[BatchStep]] = relationship(  # noqa: F821
+        back_populates="lot", order_by="BatchStep.sequence"
+    )
 
     def audit_key(self) -> str:
         return self.lot_number
