@@ -20,7 +20,18 @@ class CustodyApi(Api):
 
 def register_api(app: Flask) -> None:
     from custody import errors
-    from custody.api import accounts, audit, bags, identifiers, lots, scans
+    from custody.api import (
+        accounts,
+        audit,
+        bags,
+        donations,
+        donors,
+        identifiers,
+        locations,
+        lots,
+        scans,
+        shipments,
+    )
 
     api = CustodyApi(
         app,
@@ -34,7 +45,19 @@ def register_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for module in (accounts, audit, identifiers, bags, lots, scans):
+    modules = (
+        accounts,
+        audit,
+        identifiers,
+        donors,
+        donations,
+        lots,
+        bags,
+        locations,
+        scans,
+        shipments,
+    )
+    for module in modules:
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
     errors.register(app)

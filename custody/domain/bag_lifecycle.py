@@ -57,6 +57,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "deallocate": {ALLOCATED: RELEASED},
     "pack": {RELEASED: SHIPPED, ALLOCATED: SHIPPED},
     "unpack": {SHIPPED: PREVIOUS},
+    # The courier takes the shipper: possession changes, the state does not.
+    "handoff": {SHIPPED: SHIPPED},
     "receive": {SHIPPED: RECEIVED},
     "thaw": {RECEIVED: THAWED},
     "verify": {THAWED: VERIFIED},
@@ -70,7 +72,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 TOWARDS_PATIENT = frozenset({"release", "allocate", "pack", "thaw", "verify", "infuse"})
 # What may still happen to a bag of a rejected lot: keep it apart, bring it back, destroy it.
 REJECTED_LOT_ALLOWS = frozenset({"store", "move", "retrieve", "receive", "return", "reject"})
-REJECTED_LOT_ALLOWS |= {"discard", "unpack"}
+REJECTED_LOT_ALLOWS |= {"discard", "unpack", "handoff"}
 RELEASED_DISPOSITIONS = frozenset({"released", "conditionally_released"})
 
 # Storage actions also depend on where the bag is, not just on its state.
@@ -88,6 +90,7 @@ _PAST = {
     "deallocate": "de-allocated",
     "pack": "packed into a shipment",
     "unpack": "unpacked",
+    "handoff": "handed to a courier",
     "receive": "received",
     "thaw": "thawed",
     "verify": "verified at the bedside",

@@ -127,7 +127,8 @@ class ScanLookupIn(Schema):
 
 
 class ScanLookupOut(Schema):
-    kind = fields.String(metadata={"description": "bag, location or shipment"})
+    kind = fields.String(metadata={"description": "bag, donation, location or shipment"})
     bag = fields.Nested(BagDetailOut, allow_none=True)
+    donation = fields.Dict(allow_none=True)
     location = fields.Dict(allow_none=True)
     shipment = fields.Dict(allow_none=True)

@@ -43,6 +43,7 @@ NOT_BY_SCAN = {
     "deallocate": "De-allocate a bag from the recipient's allocation page, with a reason.",
     "verify": "Bags are verified at the bedside by two people (bedside verification).",
     "infuse": "An infusion is recorded after bedside verification.",
+    "handoff": "A courier handoff is recorded for the whole shipment when it is dispatched.",
 }
 SCAN_ACTIONS = tuple(a for a in bag_lifecycle.ACTIONS if a not in NOT_BY_SCAN)
 NEEDS_REASON = frozenset({"reject", "discard", "return", "unpack"})
