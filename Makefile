@@ -31,6 +31,7 @@ test: $(VENV)/.test-installed
 # Benchmarks measure the DESIGN.md budgets; they are not part of `make test`.
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.audit_verify --entries $(or $(ENTRIES),1000000)
+	$(BIN)/python -m tests.benchmarks.scan_latency --events $(or $(EVENTS),1000000)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
