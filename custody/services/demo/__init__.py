@@ -1,0 +1,123 @@
+"""A realistic, deterministic demo data set: same seed, same data.
+
+One scale unit holds 4 donors (eligible, incomplete, ineligible), 8 collections received at
+the lab, 8 lots (two per disposition) with their batch records, 25 bags per lot spread over
+every state of the life cycle, the storage they sit in, shipments to the clinical site (one in
+transit, one with a missing bag, one with a temperature excursion), recipients, allocations
+and infusions: about a thousand custody events, so `--scale 100` gives about 10^5.
+
+Each bag walks a path through the life-cycle table: `bag_lifecycle.plan` is asked at every
+step, so the demo cannot hold a history the rules would refuse. Times come from fixed epochs
+and the seeded generator only. Rows are built in their final state and written in bulk, a few
+flushes per unit, so the audit trail records each row once.
+
+The work is split by side: `scenario` holds the tables, `storage` the freezer, `lab` donors to
+batch records, `journeys` each bag's path and shipment, `clinic` recipients to infusions.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from custody.extensions import db
+from custody.models import (
+    DoseBasis,
+    DoseLevel,
+    DoseLevelStatus,
+    LocationKind,
+    Shipment,
+    StorageLocation,
+    Trial,
+    User,
+)
+from custody.services.audit_trail import acting_as
+from custody.services.demo import clinic, journeys, lab
+from custody.services.demo.clinic import DemoSummary
+from custody.services.demo.scenario import ACTOR, DEMO_ACCOUNTS, DEMO_PASSWORD, LAB, Unit
+from custody.services.demo.storage import build_storage
+
+__all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "DemoSummary", "database_is_empty", "load_demo"]
+
+
+def database_is_empty() -> bool:
+    return not db.session.scalar(select(func.count()).select_from(User))
+
+
+def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
+    rng = random.Random(seed)
+    with acting_as(ACTOR, reason="demo data"):
+        users = _accounts()
+        trial = _trial()
+        site = StorageLocation(code="LOC-SITE1", name=LAB, kind=LocationKind.SITE)
+        db.session.add(site)
+        shipments = _shipment_numbers()
+        for number in range(scale):
+            unit = Unit(rng, number, users, trial)
+            build_storage(unit, site)
+            _build(unit, shipments)
+            db.session.commit()
+    return clinic.summary()
+
+
+def _accounts() -> dict[str, User]:
+    users = {}
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+    for username, role, name in DEMO_ACCOUNTS:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, role=role, full_name=name, password_hash=password_hash)
+            db.session.add(user)
+        users[username] = user
+    db.session.flush()
+    return users
+
+
+def _trial() -> Trial:
+    trial = db.session.scalar(select(Trial).where(Trial.protocol_id == "NCT07026942"))
+    if trial:
+        return trial
+    trial = Trial(
+        protocol_id="NCT07026942",
+        title="Universal-donor CD33 CAR-NK cells for relapsed/refractory AML (Phase 1/2)",
+        product_name="CD33 CAR-NK cells",
+    )
+    levels = [
+        ("DL1", 1, 6e8, DoseLevelStatus.CLOSED),
+        ("DL2", 1, 1.2e9, DoseLevelStatus.OPEN),
+        ("DL3", 1, 1.8e9, DoseLevelStatus.RECOMMENDED),
+    ]
+    for code, phase, cells, status in levels:
+        trial.dose_levels.append(
+            DoseLevel(
+                code=code,
+                phase=phase,
+                basis=DoseBasis.FLAT,
+                dose_cells=cells,
+                tolerance_pct=20.0,
+                status=status,
+            )
+        )
+    db.session.add(trial)
+    db.session.flush()
+    return trial
+
+
+def _shipment_numbers():
+    """SHP-2026-nnnn numbers after any the database already holds."""
+    taken = db.session.scalar(select(func.count()).where(Shipment.code.like("SHP-2026-%")))
+    number = taken or 0
+    while True:
+        number += 1
+        yield f"SHP-2026-{number:04d}"
+
+
+def _build(unit: Unit, shipment_codes) -> None:
+    """Donors, collections and lots of one unit, their bags' journeys, then the clinic side."""
+    lots = lab.lots(unit)
+    journeys.send(unit, lots, shipment_codes)
+    db.session.add_all(unit.rows)
+    db.session.flush()
+    clinic.finish(unit)
