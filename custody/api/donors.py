@@ -1,6 +1,85 @@
 """Donors and their eligibility determination."""
 
+from flask import current_app
+
 from custody.api.parsing import ApiBlueprint
+from custody.auth import api_user, require_role
+from custody.schemas.collections import (
+    DonorIn,
+    DonorListOut,
+    DonorOut,
+    DonorQuery,
+    DonorTestIn,
+    EligibilityIn,
+)
+from custody.services.collections import (
+    DEFAULT_DONOR_TESTS,
+    determine_eligibility,
+    donor_detail,
+    list_donors,
+    record_donor_test,
+    register_donor,
+)
 
 PREFIX = "/donors"
 blp = ApiBlueprint("donors", __name__, description="Donors and their eligibility determination")
+LAB = ("technician", "qa", "admin")
+
+
+def required_tests() -> tuple[str, ...]:
+    """The infectious-disease tests an "eligible" determination needs (CUSTODY_DONOR_TESTS),
+    as a list or a comma-separated string."""
+    configured = current_app.config.get("CUSTODY_DONOR_TESTS", DEFAULT_DONOR_TESTS)
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    return tuple(name.strip() for name in configured if name.strip())
+
+
+@blp.post("")
+@require_role(*LAB)
+@blp.arguments(DonorIn)
+@blp.response(201, DonorOut)
+def create(body):
+    """Register a donor; eligibility starts pending, and product is flagged until determined."""
+    donor = register_donor(api_user(), body["donor_code"], body["sex"], body["birth_date"])
+    return donor_detail(donor.donor_code, required_tests())
+
+
+@blp.get("")
+@require_role(*LAB)
+@blp.arguments(DonorQuery, location="query")
+@blp.response(200, DonorListOut)
+def index(query):
+    eligibility = query.pop("eligibility", None)
+    return {"items": list_donors(eligibility, required=required_tests(), **query)}
+
+
+@blp.get("/<donor_code>")
+@require_role(*LAB)
+@blp.response(200, DonorOut)
+def show(donor_code):
+    return donor_detail(donor_code, required_tests())
+
+
+@blp.post("/<donor_code>/tests")
+@require_role(*LAB)
+@blp.arguments(DonorTestIn)
+@blp.response(201, DonorOut)
+def add_test(body, donor_code):
+    """Record an infectious-disease test result. A result other than non-reactive reopens an
+    "eligible" determination (back to pending) until QA determines again."""
+    record_donor_test(api_user(), donor_code, body["test"], body["result"], body["sampled_on"])
+    return donor_detail(donor_code, required_tests())
+
+
+@blp.post("/<donor_code>/eligibility")
+@require_role("qa", "admin")
+@blp.arguments(EligibilityIn)
+@blp.response(200, DonorOut)
+def determine(body, donor_code):
+    """QA's eligibility determination. "eligible" needs every required test (setting
+    CUSTODY_DONOR_TESTS) recorded non-reactive; ineligible and incomplete need notes."""
+    determine_eligibility(
+        api_user(), donor_code, body["determination"], body["notes"], required_tests()
+    )
+    return donor_detail(donor_code, required_tests())

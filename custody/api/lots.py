@@ -1,12 +1,38 @@
-"""Manufacturing lots: disposition, donor DINs, bags; one lot with genealogy and batch record."""
+"""Manufacturing lots: disposition, donor DINs, bags; one lot with genealogy and batch record;
+making a lot, recording its batch steps, filling its bags and dividing them."""
+
+from flask import current_app
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import require_role
+from custody.auth import api_user, require_role
 from custody.schemas.bags import LotDetailOut, LotListOut, LotQuery
-from custody.services.bag_queries import list_lots, lot_detail
+from custody.schemas.collections import (
+    FilledBagsOut,
+    FillIn,
+    LotIn,
+    SplitIn,
+    SplitOut,
+    StepIn,
+    StepOut,
+)
+from custody.services.bag_queries import bag_detail, list_lots, lot_detail, lot_determinations
+from custody.services.bag_queries import bag_summary as _bag_summary
+from custody.services.manufacturing import (
+    BagSpec,
+    LotRequest,
+    MaterialRequest,
+    SplitRequest,
+    StepRequest,
+    create_lot,
+    fill_bags,
+    record_step,
+    split_bag,
+    step_summary,
+)
 
 PREFIX = "/lots"
 blp = ApiBlueprint("lots", __name__, description="Manufacturing lots")
+MAKERS = ("technician", "admin")
 
 
 @blp.get("")
@@ -22,3 +48,57 @@ def index(query):
 @blp.response(200, LotDetailOut)
 def show(lot):
     return lot_detail(lot)
+
+
+@blp.post("")
+@require_role(*MAKERS)
+@blp.arguments(LotIn)
+@blp.response(201, LotDetailOut)
+def create(body):
+    """Make a lot from collections received at the lab, each in no other lot. One donation:
+    the lot carries its DIN; several (pooled): a new DIN. The lot number is generated
+    (L<yy>-<nnnn>) when not given."""
+    config = current_app.config
+    body.setdefault("product_description_code", config["CUSTODY_PRODUCT_DESCRIPTION_CODE"])
+    lot = create_lot(api_user(), LotRequest(**body), config["CUSTODY_FIN"])
+    return lot_detail(lot.lot_number)
+
+
+@blp.post("/<lot>/steps")
+@require_role(*MAKERS)
+@blp.arguments(StepIn)
+@blp.response(201, StepOut)
+def add_step(body, lot):
+    """Record a batch-record step: operator, start/end, equipment, reagent and vector lots,
+    observations; a deviation needs its reason."""
+    materials = tuple(MaterialRequest(**m) for m in body.pop("materials"))
+    return step_summary(record_step(api_user(), lot, StepRequest(**body, materials=materials)))
+
+
+@blp.post("/<lot>/bags")
+@require_role(*MAKERS)
+@blp.arguments(FillIn)
+@blp.response(201, FilledBagsOut)
+def fill(body, lot):
+    """Fill bags (state `filled`; scan 'quarantine' next). Each gets the lot's DIN and the
+    next free division (A0, B0, ...)."""
+    specs = body.get("bags") or [body["bag"]] * body["count"]
+    bags = fill_bags(api_user(), lot, [BagSpec(**spec) for spec in specs])
+    return {"items": _summaries(bags)}
+
+
+@blp.post("/<lot>/bags/<code>/split")
+@require_role(*MAKERS)
+@blp.arguments(SplitIn)
+@blp.response(201, SplitOut)
+def split(body, lot, code):
+    """Divide a bag (before release, out of storage) into second-level divisions
+    (...VA0 into ...VAa, ...VAb); `code` is the bag code or its product code. The parent is
+    discarded as "divided into ..."."""
+    children = split_bag(api_user(), lot, code, SplitRequest(**body))
+    return {"parent": bag_detail(children[0].parent.code), "children": _summaries(children)}
+
+
+def _summaries(bags) -> list[dict]:
+    determination = lot_determinations({bags[0].lot_id})[bags[0].lot_id]
+    return [_bag_summary(bag, None, determination) for bag in bags]
