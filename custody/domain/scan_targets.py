@@ -25,7 +25,10 @@ LOCATION_PREFIX = "LOC-"
 SHIPMENT_PREFIX = "SHP-"
 _OWN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,38}$")
 _BAG_CODE = re.compile(r"^([A-NP-Z1-9][A-Z0-9]{12})-([A-Z][A-Z0-9]{4}[A-Z0-9][A-Za-z0-9]{2})$")
-_TYPED = re.compile(r"^([A-Z0-9* ]{14,20}?)\s+([A-Z][A-Z0-9]{4}[A-Z0-9][A-Za-z0-9]{2})$")
+# Typed DIN + K, then the product code; only the division's second level is lower case (`Aa`).
+_TYPED = re.compile(
+    r"^([A-Za-z0-9* ]{14,20}?)\s+([A-Za-z][A-Za-z0-9]{4}[A-Za-z0-9]{2}[A-Za-z0-9])$"
+)
 MAX_SCAN = 500
 
 
@@ -78,10 +81,15 @@ def read_scan(raw: object) -> ScanTarget:
     if match := _BAG_CODE.match(text):
         din = isbt128.validate_din(match.group(1))
         return _bag(raw, din, isbt128.encode_product_code(match.group(2))[2:])
-    if match := _TYPED.match(text.upper()):
-        din = isbt128.validate_keyed_din(match.group(1))
-        return _bag(raw, din, isbt128.encode_product_code(match.group(2))[2:])
+    if match := _TYPED.match(text):
+        din = isbt128.validate_keyed_din(match.group(1).upper())
+        return _bag(raw, din, isbt128.encode_product_code(_typed_product(match.group(2)))[2:])
     return ScanTarget(kind="din", raw=raw, din=isbt128.validate_keyed_din(text))
+
+
+def _typed_product(typed: str) -> str:
+    """Upper-case a typed product code except a second-level division letter (`D0001VAa`)."""
+    return typed[:7].upper() + typed[7]
 
 
 def _from_isbt128(raw: str, text: str) -> ScanTarget:

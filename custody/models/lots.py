@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from custody.models.base import Base, enum_type, utcnow
@@ -24,6 +24,8 @@ lot_donations = Table(
     Base.metadata,
     Column("lot_id", ForeignKey("lots.id"), primary_key=True),
     Column("donation_id", ForeignKey("donations.id"), primary_key=True),
+    # A donation goes into one lot only: the services lock for it, the database guarantees it.
+    UniqueConstraint("donation_id"),
 )
 
 

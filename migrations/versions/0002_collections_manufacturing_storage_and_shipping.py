@@ -114,6 +114,9 @@ def upgrade():
             op.f('ck_custody_events_bag_or_donation'), 'bag_id IS NOT NULL OR donation_id IS NOT NULL'
         )
 
+    with op.batch_alter_table('lot_donations', schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f('uq_lot_donations_donation_id'), ['donation_id'])
+
     with op.batch_alter_table('donations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('nk_cells', sa.Double(), nullable=True))
         batch_op.add_column(sa.Column('viability_pct', sa.Double(), nullable=True))
@@ -144,6 +147,9 @@ def downgrade():
         batch_op.drop_column('handed_over_at')
         batch_op.drop_column('created_by_id')
         batch_op.drop_column('storage_limit_c')
+
+    with op.batch_alter_table('lot_donations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_lot_donations_donation_id'), type_='unique')
 
     with op.batch_alter_table('donations', schema=None) as batch_op:
         batch_op.drop_column('viability_pct')

@@ -205,7 +205,7 @@
       '<option value="intact">Intact, sealed</option><option value="container damaged">Container damaged</option>' +
       '<option value="leaking">Leaking</option><option value="label damaged">Label damaged or unreadable</option>' +
       '</select></label><label>Temperature on arrival (°C) <input name="temperature" type="number" step="0.1" ' +
-      'min="-273" max="100" inputmode="decimal"></label>' +
+      'min="-273" max="100" inputmode="decimal" required></label>' +
       '<button type="submit" class="action">Receive collection</button>';
     form.addEventListener("submit", function (event) {
       event.preventDefault();

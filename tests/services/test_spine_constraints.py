@@ -145,3 +145,10 @@ def test_a_foreign_key_must_point_somewhere(spine):
         bag.lot = None
         bag.lot_id = 999_999
     _refused(bag)
+
+
+def test_a_donation_goes_into_one_lot(spine):
+    donation = spine["lot"].donations[0]
+    second = Lot(lot_number="L2", din="W999926000002", product_description_code="D0001")
+    second.donations.append(donation)
+    _refused(second)

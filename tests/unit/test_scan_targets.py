@@ -63,3 +63,9 @@ def test_own_barcodes(raw, kind, code):
 def test_junk_and_barcodes_without_a_din_are_clear_errors(raw):
     with pytest.raises(InvalidBarcode):
         read_scan(raw)
+
+
+def test_typed_second_level_division_keeps_its_lower_case_letter():
+    k = isbt128.check_character(DIN)
+    assert read_scan(f"{DIN.lower()}{k} d0001vAa").bag_code == f"{DIN}-D0001VAa"
+    assert read_scan(f"{DIN}{k} D0001V00").bag_code == f"{DIN}-D0001V00"
