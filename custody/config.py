@@ -22,6 +22,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_present(name: str) -> dict:
+    """The variable as a setting only when it is set, so the code's own default applies."""
+    raw = os.environ.get(name)
+    return {name: raw} if raw else {}
+
+
 def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     """Settings from CUSTODY_* environment variables and safe defaults, then `overrides`."""
     overrides = overrides or {}
@@ -58,6 +64,11 @@ def _from_environment(instance_path: str) -> dict:
         "CUSTODY_MAX_FAILED_LOGINS": _env_int("CUSTODY_MAX_FAILED_LOGINS", 5),
         # Shards of the audit hash chain: writers to different shards never wait for each other.
         "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
+        # Logger readings further apart than this are reported as a gap in the shipment record.
+        "CUSTODY_LOGGER_GAP_MINUTES": _env_int("CUSTODY_LOGGER_GAP_MINUTES", 30),
+        # Infectious-disease tests an "eligible" donor determination needs (comma-separated);
+        # unset means the built-in list of the donor service.
+        **_env_present("CUSTODY_DONOR_TESTS"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("CUSTODY_SECURE_COOKIES", False),

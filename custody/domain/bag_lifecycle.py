@@ -69,10 +69,10 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 # Actions that bring a bag closer to a patient: only from a released lot, only in date.
-TOWARDS_PATIENT = frozenset({"release", "allocate", "pack", "thaw", "verify", "infuse"})
+TOWARDS_PATIENT = frozenset({"release", "allocate", "pack", "handoff", "thaw", "verify", "infuse"})
 # What may still happen to a bag of a rejected lot: keep it apart, bring it back, destroy it.
 REJECTED_LOT_ALLOWS = frozenset({"store", "move", "retrieve", "receive", "return", "reject"})
-REJECTED_LOT_ALLOWS |= {"discard", "unpack", "handoff"}
+REJECTED_LOT_ALLOWS |= {"discard", "unpack"}
 RELEASED_DISPOSITIONS = frozenset({"released", "conditionally_released"})
 
 # Storage actions also depend on where the bag is, not just on its state.
