@@ -15,18 +15,15 @@ from custody.schemas.collections import (
     StepIn,
     StepOut,
 )
+from custody.services.bag_divisions import BagSpec, SplitRequest, fill_bags, split_bag
 from custody.services.bag_queries import bag_detail, list_lots, lot_detail, lot_determinations
 from custody.services.bag_queries import bag_summary as _bag_summary
 from custody.services.manufacturing import (
-    BagSpec,
     LotRequest,
     MaterialRequest,
-    SplitRequest,
     StepRequest,
     create_lot,
-    fill_bags,
     record_step,
-    split_bag,
     step_summary,
 )
 

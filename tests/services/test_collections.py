@@ -22,12 +22,13 @@ from custody.extensions import db
 from custody.models import AuditEntry, CustodyEvent, Donation, Donor, User
 from custody.models.base import utcnow
 from custody.services import collections as svc
+from custody.services import donors
 
 REQUIRED = ("HIV-1/2", "HBV", "HCV")
 
 
 def _donor(tech, code="DNR-0001", **kw):
-    return svc.register_donor(tech, code, kw.get("sex", "F"), kw.get("birth", date(1990, 5, 4)))
+    return donors.register_donor(tech, code, kw.get("sex", "F"), kw.get("birth", date(1990, 5, 4)))
 
 
 def _collect(tech, donor_code="DNR-0001", **overrides):
@@ -50,13 +51,13 @@ def _receive(user, scan, condition="intact, cool", temperature_c=6.5):
 
 def _negative_tests(user, code, names=REQUIRED):
     for name in names:
-        svc.record_donor_test(user, code, name, "non-reactive", date(2026, 1, 5))
+        donors.record_donor_test(user, code, name, "non-reactive", date(2026, 1, 5))
 
 
 def test_a_new_donor_is_pending_and_flagged(make):
     tech = make.user("technician")
     _donor(tech, "dnr-0001")
-    detail = svc.donor_detail("DNR-0001", REQUIRED)
+    detail = donors.donor_detail("DNR-0001", REQUIRED)
     assert detail["donor_code"] == "DNR-0001"
     assert detail["donor_eligibility"] == "pending"
     assert eligibility.NOT_EVALUATED in detail["warnings"]
@@ -80,21 +81,21 @@ def test_an_impossible_birth_date_is_refused(make, birth):
 def test_eligible_needs_every_required_test_non_reactive(make):
     tech, qa = make.user("technician"), make.user("qa", name="Quinn QA")
     _donor(tech)
-    svc.record_donor_test(tech, "DNR-0001", "HIV-1/2", "non-reactive", date(2026, 1, 5))
-    svc.record_donor_test(tech, "DNR-0001", "HBV", "reactive", date(2026, 1, 5))
+    donors.record_donor_test(tech, "DNR-0001", "HIV-1/2", "non-reactive", date(2026, 1, 5))
+    donors.record_donor_test(tech, "DNR-0001", "HBV", "reactive", date(2026, 1, 5))
     with pytest.raises(ValidationFailed) as refused:
-        svc.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
+        donors.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
     assert refused.value.details["missing_tests"] == ["HCV"]
     assert refused.value.details["not_negative"] == {"HBV": "reactive"}
     assert "HCV" in refused.value.message and "HBV is reactive" in refused.value.message
     db.session.expire_all()
-    assert svc.donor_detail("DNR-0001")["donor_eligibility"] == "pending"
+    assert donors.donor_detail("DNR-0001")["donor_eligibility"] == "pending"
 
     # A retest on a later sample decides; names are matched without regard to case.
-    svc.record_donor_test(tech, "DNR-0001", "hbv", "non-reactive", date(2026, 1, 20))
-    svc.record_donor_test(tech, "DNR-0001", "HCV", "non-reactive", date(2026, 1, 20))
-    svc.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
-    detail = svc.donor_detail("DNR-0001", REQUIRED)
+    donors.record_donor_test(tech, "DNR-0001", "hbv", "non-reactive", date(2026, 1, 20))
+    donors.record_donor_test(tech, "DNR-0001", "HCV", "non-reactive", date(2026, 1, 20))
+    donors.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
+    detail = donors.donor_detail("DNR-0001", REQUIRED)
     assert detail["donor_eligibility"] == "eligible"
     assert detail["warnings"] == []
     assert detail["eligibility_determined_by"] == "Quinn QA"
@@ -105,9 +106,9 @@ def test_only_qa_or_admin_determine_eligibility(make):
     tech = make.user("technician")
     _donor(tech)
     with pytest.raises(Forbidden, match="Only QA"):
-        svc.determine_eligibility(tech, "DNR-0001", "ineligible", "HBV reactive", REQUIRED)
-    svc.determine_eligibility(make.user("admin"), "DNR-0001", "ineligible", "HBV", REQUIRED)
-    assert svc.donor_detail("DNR-0001")["donor_eligibility"] == "ineligible"
+        donors.determine_eligibility(tech, "DNR-0001", "ineligible", "HBV reactive", REQUIRED)
+    donors.determine_eligibility(make.user("admin"), "DNR-0001", "ineligible", "HBV", REQUIRED)
+    assert donors.donor_detail("DNR-0001")["donor_eligibility"] == "ineligible"
 
 
 @pytest.mark.parametrize("determination", ["ineligible", "incomplete"])
@@ -115,9 +116,9 @@ def test_ineligible_and_incomplete_need_the_reason(make, determination):
     tech, qa = make.user("technician"), make.user("qa")
     _donor(tech)
     with pytest.raises(ValidationFailed, match="Say why"):
-        svc.determine_eligibility(qa, "DNR-0001", determination, "  ", REQUIRED)
-    svc.determine_eligibility(qa, "DNR-0001", determination, "urgent medical need", REQUIRED)
-    detail = svc.donor_detail("DNR-0001")
+        donors.determine_eligibility(qa, "DNR-0001", determination, "  ", REQUIRED)
+    donors.determine_eligibility(qa, "DNR-0001", determination, "urgent medical need", REQUIRED)
+    detail = donors.donor_detail("DNR-0001")
     assert detail["eligibility_notes"] == "urgent medical need"
     assert eligibility.ADVISE_PATIENT in detail["warnings"]
 
@@ -126,9 +127,9 @@ def test_a_reactive_result_after_eligibility_reopens_the_determination(make):
     tech, qa = make.user("technician"), make.user("qa")
     _donor(tech)
     _negative_tests(tech, "DNR-0001")
-    svc.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
-    svc.record_donor_test(tech, "DNR-0001", "HCV", "reactive", date(2026, 2, 1))
-    detail = svc.donor_detail("DNR-0001", REQUIRED)
+    donors.determine_eligibility(qa, "DNR-0001", "eligible", "", REQUIRED)
+    donors.record_donor_test(tech, "DNR-0001", "HCV", "reactive", date(2026, 2, 1))
+    detail = donors.donor_detail("DNR-0001", REQUIRED)
     assert detail["donor_eligibility"] == "pending"
     assert "HCV reactive" in detail["eligibility_notes"]
     assert detail["outstanding_tests"] == ["HCV"]
@@ -236,7 +237,7 @@ def test_a_bag_label_or_unknown_din_is_not_a_collection(make, make_lot):
 def test_a_collection_from_an_ineligible_donor_is_flagged_on_the_way(make):
     tech, qa = make.user("technician"), make.user("qa")
     _donor(tech)
-    svc.determine_eligibility(qa, "DNR-0001", "ineligible", "HBV NAT reactive", REQUIRED)
+    donors.determine_eligibility(qa, "DNR-0001", "ineligible", "HBV NAT reactive", REQUIRED)
     donation = _collect(tech)
     _receive(tech, f"={donation.din}00")
     (listed,) = svc.list_donations(donor="DNR-0001", received=True)

@@ -22,7 +22,9 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
+from custody.services import bag_divisions as div
 from custody.services import collections as coll
+from custody.services import donors
 from custody.services import manufacturing as mfg
 from custody.services.audit_trail import acting_as
 from custody.services.bag_queries import bag_detail, lot_detail
@@ -34,9 +36,9 @@ _donors = iter(range(1, 10_000))
 def _received(tech, qa=None, determination: str | None = None) -> str:
     """A collection from a new donor, received at the lab; its DIN."""
     code = f"DNR-M{next(_donors)}"
-    coll.register_donor(tech, code, "M", date(1988, 3, 2))
+    donors.register_donor(tech, code, "M", date(1988, 3, 2))
     if determination:
-        coll.determine_eligibility(qa, code, determination, "urgent medical need", ())
+        donors.determine_eligibility(qa, code, determination, "urgent medical need", ())
     request = coll.CollectionRequest(
         donor_code=code,
         collected_at=utcnow() - timedelta(hours=5),
@@ -59,8 +61,8 @@ def _lot(tech, *dins, **kw) -> Lot:
     return mfg.create_lot(tech, request, "W9999")
 
 
-def _spec(**kw) -> mfg.BagSpec:
-    return mfg.BagSpec(
+def _spec(**kw) -> div.BagSpec:
+    return div.BagSpec(
         **({"volume_ml": 20.0, "total_cells": 1.5e9, "viable_car_nk_cells": 1.2e9} | kw)
     )
 
@@ -97,7 +99,7 @@ def test_a_pooled_lot_gets_a_new_din_and_keeps_its_genealogy(make):
 
 def test_a_lot_is_made_only_from_received_collections(make):
     tech = make.user("technician")
-    coll.register_donor(tech, "DNR-X", "F", date(1990, 1, 1))
+    donors.register_donor(tech, "DNR-X", "F", date(1990, 1, 1))
     request = coll.CollectionRequest(
         "DNR-X", utcnow() - timedelta(hours=1), "UTC", "Apheresis unit", 200.0
     )
@@ -206,7 +208,7 @@ def test_filled_bags_get_their_identity_and_a_fill_event(make):
     tech = make.user("technician")
     level = _dose_level("DL2")
     lot = _lot(tech)
-    bags = mfg.fill_bags(tech, lot.lot_number, [_spec(dose_level="DL2"), _spec()])
+    bags = div.fill_bags(tech, lot.lot_number, [_spec(dose_level="DL2"), _spec()])
     assert [b.product_code for b in bags] == ["D0001VA0", "D0001VB0"]
     assert [b.code for b in bags] == [f"{lot.din}-D0001VA0", f"{lot.din}-D0001VB0"]
     assert bags[0].dose_level_id == level.id and bags[1].dose_level_id is None
@@ -217,7 +219,7 @@ def test_filled_bags_get_their_identity_and_a_fill_event(make):
     assert (fill["action"], fill["from_status"], fill["to_status"]) == ("fill", None, "filled")
     assert lot_detail(lot.lot_number)["manufactured_at"] is not None
     # The next fill continues with the next division; a filled bag goes into quarantine by scan.
-    (third,) = mfg.fill_bags(tech, lot.lot_number, [_spec()])
+    (third,) = div.fill_bags(tech, lot.lot_number, [_spec()])
     assert third.product_code == "D0001VC0"
     event = scan(tech, ScanRequest(action="quarantine", bag=bags[0].code))
     assert (event.from_status, event.to_status) == ("filled", "quarantined")
@@ -240,7 +242,7 @@ def test_a_bag_that_cannot_be_right_is_not_filled(make, spec, words):
     if days is not None:
         spec["expires_at"] = utcnow() + timedelta(days=days)
     with pytest.raises(ValidationFailed, match=words):
-        mfg.fill_bags(tech, lot.lot_number, [_spec(), _spec(**spec)])
+        div.fill_bags(tech, lot.lot_number, [_spec(), _spec(**spec)])
     assert db.session.query(Bag).count() == 0
 
 
@@ -251,7 +253,7 @@ def test_bags_are_filled_only_into_a_lot_in_quarantine(make):
         lot.disposition = "released"
         db.session.commit()
     with pytest.raises(IllegalTransition, match="is released"):
-        mfg.fill_bags(tech, lot.lot_number, [_spec()])
+        div.fill_bags(tech, lot.lot_number, [_spec()])
     with pytest.raises(IllegalTransition, match="is released"):
         mfg.record_step(tech, lot.lot_number, mfg.StepRequest("Late", utcnow()))
 
@@ -259,20 +261,20 @@ def test_bags_are_filled_only_into_a_lot_in_quarantine(make):
 def test_a_lot_holds_26_first_level_divisions(make):
     tech = make.user("technician")
     lot = _lot(tech)
-    mfg.fill_bags(tech, lot.lot_number, [_spec()] * 25)
+    div.fill_bags(tech, lot.lot_number, [_spec()] * 25)
     with pytest.raises(ValidationFailed, match="room for 1 more"):
-        mfg.fill_bags(tech, lot.lot_number, [_spec()] * 2)
-    (last,) = mfg.fill_bags(tech, lot.lot_number, [_spec()])
+        div.fill_bags(tech, lot.lot_number, [_spec()] * 2)
+    (last,) = div.fill_bags(tech, lot.lot_number, [_spec()])
     assert last.product_code == "D0001VZ0"
 
 
 def test_a_split_shares_out_the_bag_and_keeps_the_genealogy(make):
     tech = make.user("technician")
     lot = _lot(tech)
-    parent, _ = mfg.fill_bags(tech, lot.lot_number, [_spec(), _spec()])
+    parent, _ = div.fill_bags(tech, lot.lot_number, [_spec(), _spec()])
     scan(tech, ScanRequest(action="quarantine", bag=parent.code))
-    children = mfg.split_bag(
-        tech, lot.lot_number, "D0001VA0", mfg.SplitRequest(volumes_ml=[15.0, 5.0])
+    children = div.split_bag(
+        tech, lot.lot_number, "D0001VA0", div.SplitRequest(volumes_ml=[15.0, 5.0])
     )
     assert [c.product_code for c in children] == ["D0001VAa", "D0001VAb"]
     assert [c.volume_ml for c in children] == [15.0, 5.0]
@@ -298,18 +300,18 @@ def test_a_split_shares_out_the_bag_and_keeps_the_genealogy(make):
 def test_equal_parts_and_refusals_of_a_split(make):
     tech = make.user("technician")
     lot = _lot(tech)
-    (bag,) = mfg.fill_bags(tech, lot.lot_number, [_spec()])
+    (bag,) = div.fill_bags(tech, lot.lot_number, [_spec()])
     with pytest.raises(ValidationFailed, match="at most the bag's 20 mL"):
-        mfg.split_bag(tech, lot.lot_number, bag.code, mfg.SplitRequest(volumes_ml=[15, 6]))
-    children = mfg.split_bag(tech, lot.lot_number, bag.code, mfg.SplitRequest(parts=4))
+        div.split_bag(tech, lot.lot_number, bag.code, div.SplitRequest(volumes_ml=[15, 6]))
+    children = div.split_bag(tech, lot.lot_number, bag.code, div.SplitRequest(parts=4))
     assert [c.volume_ml for c in children] == [5.0] * 4
     assert children[0].status.value == "filled"
     with pytest.raises(IllegalTransition, match="DISCARDED"):
-        mfg.split_bag(tech, lot.lot_number, bag.code, mfg.SplitRequest(parts=2))
+        div.split_bag(tech, lot.lot_number, bag.code, div.SplitRequest(parts=2))
     with pytest.raises(IllegalTransition, match="not a first-level division"):
-        mfg.split_bag(tech, lot.lot_number, children[0].code, mfg.SplitRequest(parts=2))
+        div.split_bag(tech, lot.lot_number, children[0].code, div.SplitRequest(parts=2))
     with pytest.raises(NotFound):
-        mfg.split_bag(tech, lot.lot_number, "D0001VQ0", mfg.SplitRequest(parts=2))
+        div.split_bag(tech, lot.lot_number, "D0001VQ0", div.SplitRequest(parts=2))
 
 
 def test_a_bag_in_storage_or_released_is_not_divided(make, make_lot):
@@ -318,10 +320,10 @@ def test_a_bag_in_storage_or_released_is_not_divided(make, make_lot):
     (position,) = make_lot.positions(1)
     scan(tech, ScanRequest(action="store", bag=lot.bags[0].code, location=position.code))
     with pytest.raises(IllegalTransition, match="retrieve it"):
-        mfg.split_bag(tech, lot.lot_number, lot.bags[0].code, mfg.SplitRequest(parts=2))
+        div.split_bag(tech, lot.lot_number, lot.bags[0].code, div.SplitRequest(parts=2))
     released = make_lot(disposition="released", status="released", bags=1)
     with pytest.raises(IllegalTransition, match="is released"):
-        mfg.split_bag(tech, released.lot_number, released.bags[0].code, mfg.SplitRequest(parts=2))
+        div.split_bag(tech, released.lot_number, released.bags[0].code, div.SplitRequest(parts=2))
     assert db.session.query(Bag).count() == 2
 
 
@@ -369,7 +371,7 @@ def test_two_fills_at_once_take_distinct_divisions(app, make):
     lot_number = _lot(tech1).lot_number
 
     def fill(user):
-        return [b.product_code for b in mfg.fill_bags(user, lot_number, [_spec(), _spec()])]
+        return [b.product_code for b in div.fill_bags(user, lot_number, [_spec(), _spec()])]
 
     outcomes = race(app, (tech1.username, fill), (tech2.username, fill))
     assert all(isinstance(o, list) for o in outcomes), outcomes
@@ -399,6 +401,6 @@ def test_a_duplicate_bag_identity_reaching_the_database_is_a_conflict(make, make
         db.session.add(twin)
         db.session.commit()
     with pytest.raises(Conflict, match="Fill again"):
-        mfg.fill_bags(tech, "TWIN", [_spec()])
+        div.fill_bags(tech, "TWIN", [_spec()])
     assert db.session.query(Bag).count() == 1
     assert lot_detail("TWIN")["manufactured_at"] is None
