@@ -20,7 +20,7 @@ from custody.schemas.shipping import (
     ShipmentQuery,
     TemperatureReportOut,
 )
-from custody.services import shipping
+from custody.services import shipment_queries, shipping
 from custody.services.bag_lookup import shipment_by_code
 
 PREFIX = "/shipments"
@@ -61,11 +61,11 @@ class NotCsv(DomainError):
 
 
 def _gap():
-    return shipping.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
+    return shipment_queries.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
 
 
 def _detail(code: str) -> dict:
-    return shipping.shipment_detail(code.upper(), _gap())
+    return shipment_queries.shipment_detail(code.upper(), _gap())
 
 
 @blp.post("")
@@ -85,7 +85,7 @@ def create(body):
 @blp.response(200, ShipmentListOut)
 def index(query):
     """Shipments, newest first; filter by `status` (packing, in_transit, received)."""
-    return {"items": shipping.list_shipments(**query)}
+    return {"items": shipment_queries.list_shipments(**query)}
 
 
 @blp.get("/<code>")
@@ -132,7 +132,7 @@ def temperatures(code):
 
 
 def _temperatures(code: str) -> dict:
-    return shipping.temperature_report(shipment_by_code(code.upper()), _gap())
+    return shipment_queries.temperature_report(shipment_by_code(code.upper()), _gap())
 
 
 @blp.post("/<code>/discrepancies")
@@ -143,7 +143,7 @@ def record_discrepancy(body, code):
     """Record a missing bag (on the manifest, not arrived) or an unexpected one (arrived, not
     on the manifest: any scan, known bag or not). A note is required."""
     record = shipping.record_discrepancy(api_user(), code.upper(), **body)
-    return shipping.discrepancy_line(record)
+    return shipment_queries.discrepancy_line(record)
 
 
 @blp.post("/<code>/receipt")

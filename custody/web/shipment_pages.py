@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
 from custody.domain.errors import NotFound
-from custody.services import shipping
+from custody.services import shipment_queries
 from custody.web.temperature_chart import build_chart
 
 bp = Blueprint("shipping", __name__, template_folder="../templates")
@@ -23,8 +23,8 @@ def shipment(code: str):
     code = code.upper()
     if not SHIPMENT_CODE.fullmatch(code):
         raise NotFound(f"No shipment {code[:40]!r} is known here.", shipment=code[:40])
-    gap = shipping.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
-    detail = shipping.shipment_detail(code, gap)
+    gap = shipment_queries.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
+    detail = shipment_queries.shipment_detail(code, gap)
     report = detail["temperatures"]
     chart = build_chart(
         report["readings"], report["storage_limit_c"], report["excursions"], report["gaps"]

@@ -17,7 +17,7 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
-from custody.services import shipping
+from custody.services import shipment_queries, shipping
 from custody.services.audit_trail import acting_as
 from custody.services.custody_scans import ScanRequest, scan
 
@@ -174,7 +174,9 @@ def test_a_shipment_is_dispatched_once_and_then_takes_no_more_bags(tech, in_tran
 def test_logger_csv_is_imported_and_its_excursion_found(tech, in_transit):
     shipment, _ = in_transit
     assert shipping.import_temperatures(tech, shipment.code, CSV) == 4
-    report = shipping.temperature_report(_reload(shipment), shipping.gap_setting(None))
+    report = shipment_queries.temperature_report(
+        _reload(shipment), shipment_queries.gap_setting(None)
+    )
     assert len(report["readings"]) == 4
     (excursion,) = report["excursions"]
     assert excursion.peak_c == -120.5 and excursion.readings == 2
@@ -186,7 +188,7 @@ def test_logger_csv_is_imported_and_its_excursion_found(tech, in_transit):
 def test_gaps_follow_the_setting(tech, in_transit):
     shipment, _ = in_transit
     shipping.import_temperatures(tech, shipment.code, CSV)
-    report = shipping.temperature_report(_reload(shipment), shipping.gap_setting(5))
+    report = shipment_queries.temperature_report(_reload(shipment), shipment_queries.gap_setting(5))
     assert len(report["gaps"]) == 3
 
 
@@ -227,7 +229,7 @@ def test_receipt_with_a_missing_bag_is_refused_until_a_discrepancy_is_recorded(m
     shipment = _reload(done)
     assert shipment.status.value == "received"
     assert shipment.received_by_id == nurse.id and shipment.received_at is not None
-    detail = shipping.shipment_detail(shipment.code)
+    detail = shipment_queries.shipment_detail(shipment.code)
     assert [(m["bag"], m["received"], m["missing"]) for m in detail["manifest"]] == [
         (arrived.code, True, False),
         (lost.code, False, True),
@@ -260,7 +262,7 @@ def test_an_unexpected_bag_is_recorded_against_the_shipment(make, make_lot, tech
         nurse, shipment.code, "unexpected", "Unlabelled bag", "HANDWRITTEN 42"
     )
     assert unknown.bag_id is None and unknown.raw_scan == "HANDWRITTEN 42"
-    lines = shipping.shipment_detail(shipment.code)["discrepancies"]
+    lines = shipment_queries.shipment_detail(shipment.code)["discrepancies"]
     assert [(d["kind"], d["bag"]) for d in lines] == [
         ("unexpected", stranger.code),
         ("unexpected", None),
