@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from custody.domain import bag_lifecycle
 from custody.domain.errors import Conflict, IllegalTransition, ValidationFailed
@@ -24,6 +26,7 @@ from custody.models import (
     LocationKind,
     ShipmentItem,
     ShipmentStatus,
+    StorageLocation,
     User,
 )
 from custody.models.base import utcnow
@@ -84,6 +87,14 @@ def scan(user: User, request: ScanRequest) -> CustodyEvent:
         try:
             event = _apply(user, request)
             db.session.commit()
+        except (IntegrityError, StaleDataError):
+            # The locks make this rare; a constraint or version check caught the race instead.
+            db.session.rollback()
+            raise Conflict(
+                "Someone else's scan changed this bag or position at the same moment and was "
+                "saved first. Nothing of yours was saved: scan again to see where things are now.",
+                bag=request.bag[:60],
+            ) from None
         except BaseException:
             db.session.rollback()
             raise
@@ -201,6 +212,11 @@ def _empty_position(request: ScanRequest):
             "position of a box. Scan the position's label.",
             location=position.code,
         )
+    # Lock the position: of two bags racing for it, the second waits here, then sees the first.
+    # Locks are always taken bag first, then position, so this cannot deadlock with a scan.
+    db.session.execute(
+        select(StorageLocation.id).where(StorageLocation.id == position.id).with_for_update()
+    )
     holder = db.session.scalar(select(Bag).where(Bag.storage_position_id == position.id))
     if holder is not None:
         raise Conflict(

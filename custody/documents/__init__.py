@@ -1,0 +1,1 @@
+"""PDF documents the tracker prints: location labels, and later certificates and reports."""
