@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from custody.domain import bag_lifecycle
 from custody.domain.errors import Conflict, IllegalTransition, ValidationFailed
@@ -30,7 +28,6 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
 from custody.services.bag_lookup import (
     bag_from_scan,
     last_event,
@@ -39,6 +36,7 @@ from custody.services.bag_lookup import (
     shipment_from_scan,
     situation,
 )
+from custody.services.transactions import write
 
 # Actions with their own use case elsewhere (allocation, bedside verification, infusion).
 NOT_BY_SCAN = {
@@ -83,21 +81,13 @@ def scan(user: User, request: ScanRequest) -> CustodyEvent:
             f"Give the reason for '{request.action}': it goes into the custody record.",
             field="reason",
         )
-    with acting_as(user.username, reason=request.reason or f"scan: {request.action}"):
-        try:
-            event = _apply(user, request)
-            db.session.commit()
-        except (IntegrityError, StaleDataError):
-            # The locks make this rare; a constraint or version check caught the race instead.
-            db.session.rollback()
-            raise Conflict(
-                "Someone else's scan changed this bag or position at the same moment and was "
-                "saved first. Nothing of yours was saved: scan again to see where things are now.",
-                bag=request.bag[:60],
-            ) from None
-        except BaseException:
-            db.session.rollback()
-            raise
+    # The locks make a lost race rare; if a constraint or version check catches one instead:
+    race = (
+        "Someone else's scan changed this bag or position at the same moment and was saved "
+        "first. Nothing of yours was saved: scan again to see where things are now."
+    )
+    with write(user, request.reason or f"scan: {request.action}", race, bag=request.bag[:60]):
+        event = _apply(user, request)
     return event
 
 

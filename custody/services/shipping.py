@@ -11,8 +11,6 @@ its bags then queue behind each other instead of deadlocking.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -40,25 +38,13 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
 from custody.services.bag_lookup import bag_from_scan, shipment_by_code, situation
+from custody.services.transactions import write
 
 DEFAULT_STORAGE_LIMIT_C = -150.0
 CODE_PREFIX = "SHP-"
 # Attempts at a fresh shipment number when another request took the same one at once.
 CODE_ATTEMPTS = 5
-
-
-@contextmanager
-def _writing(user: User, reason: str) -> Iterator[None]:
-    """One transaction attributed to `user`: committed at the end, rolled back on any error."""
-    with acting_as(user.username, reason=reason):
-        try:
-            yield
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
 
 
 # --- create ---------------------------------------------------------------------------------
@@ -80,7 +66,7 @@ def create_shipment(
         raise ValidationFailed("Name the clinical site the shipment goes to.", field="destination")
     for _attempt in range(CODE_ATTEMPTS):
         try:
-            with _writing(user, "shipment created"):
+            with write(user, "shipment created"):
                 shipment = Shipment(
                     code=_next_code(utcnow().year),
                     destination_site=destination_site.strip(),
@@ -131,7 +117,7 @@ def dispatch(
         raise ValidationFailed(
             "Name the courier's person who takes the shipper.", field="courier_person"
         )
-    with _writing(user, "shipment dispatched to courier"):
+    with write(user, "shipment dispatched to courier"):
         shipment = _dispatch(user, code, person, courier, lab_name, condition, temperature_c)
     return shipment
 
@@ -239,7 +225,7 @@ def import_temperatures(user: User, code: str, csv_text: str) -> int:
     One import per shipment: the readings are the record of the trip, and replacing them
     would obscure what was first recorded. A wrong import is corrected through QA, not here.
     """
-    with _writing(user, "temperature logger data imported"):
+    with write(user, "temperature logger data imported"):
         shipment = shipment_by_code(code, lock=True)
         if shipment.status is ShipmentStatus.PACKING:
             raise Conflict(
@@ -284,7 +270,7 @@ def record_discrepancy(
     if kind not in set(DiscrepancyKind):
         raise ValidationFailed("A discrepancy is 'missing' or 'unexpected'.", field="kind")
     kind = DiscrepancyKind(kind)
-    with _writing(user, f"shipment discrepancy: {kind.value}"):
+    with write(user, f"shipment discrepancy: {kind.value}"):
         shipment = _arriving(code, "discrepancies are recorded")
         found = (_missing if kind is DiscrepancyKind.MISSING else _unexpected)(shipment, bag)
         record = ShipmentDiscrepancy(
@@ -378,7 +364,7 @@ def _item(shipment: Shipment, bag: Bag) -> ShipmentItem | None:
 
 def complete_receipt(user: User, code: str) -> Shipment:
     """Close the receipt: every manifest bag scanned in or recorded missing, nothing silent."""
-    with _writing(user, "shipment receipt completed"):
+    with write(user, "shipment receipt completed"):
         shipment = _arriving(code, "receipt is completed")
         open_bags = unaccounted_bags(shipment)
         if open_bags:

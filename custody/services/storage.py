@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 
 from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.domain.scan_targets import LOCATION_PREFIX
 from custody.extensions import db
 from custody.models import Bag, LocationKind, StorageLocation, User
-from custody.services.audit_trail import acting_as
+from custody.services.transactions import write
 
 # The kind each kind hangs under; a site is a root.
 PARENT_KIND: dict[LocationKind, LocationKind | None] = {
@@ -64,20 +63,12 @@ class LocationRequest:
 def create_location(user: User, request: LocationRequest) -> StorageLocation:
     """Create a location (and a box's positions) in one transaction, audited as `user`."""
     kind = _kind(request.kind)
-    with acting_as(user.username, reason=f"storage: create {kind.value}"):
-        try:
-            location = _create(kind, request)
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            raise Conflict(
-                "Someone created a location with the same code at the same moment. Nothing "
-                "was saved: look at the storage tree again, then repeat if still needed.",
-                code=request.code,
-            ) from None
-        except BaseException:
-            db.session.rollback()
-            raise
+    race = (
+        "Someone created a location with the same code at the same moment. Nothing "
+        "was saved: look at the storage tree again, then repeat if still needed."
+    )
+    with write(user, f"storage: create {kind.value}", race, code=request.code):
+        location = _create(kind, request)
     return location
 
 
