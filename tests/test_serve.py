@@ -45,7 +45,7 @@ def _assert_no_open_transaction(database_url: str) -> None:
 def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     for _ in range(100):
         if server.poll() is not None:
-            raise AssertionError(f"server exited: {server.stdout.read()}")
+            raise AssertionError(f"server exited with {server.returncode}; see its log")
         try:
             urllib.request.urlopen(url, timeout=1)
             return
@@ -54,15 +54,17 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     raise AssertionError("server did not start")
 
 
-def test_served_requests_leave_no_transaction_open(app, make, database_url):
+def test_served_requests_leave_no_transaction_open(app, make, database_url, tmp_path):
     token = make.token(make.user("qa", username="served"))
     db.session.remove()
     port = _free_port()
     env = {**os.environ, "CUSTODY_DATABASE_URL": database_url, "CUSTODY_SECRET_KEY": "t"}
+    # The server's log goes to a file: a pipe nobody reads could fill and block its shutdown.
+    log = (tmp_path / "serve.log").open("w+")
     server = subprocess.Popen(
         [sys.executable, "-m", "custody.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -76,5 +78,18 @@ def test_served_requests_leave_no_transaction_open(app, make, database_url):
             assert urllib.request.urlopen(request, timeout=5).status == 200
         _assert_no_open_transaction(database_url)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        _stop(server, log)
+
+
+def _stop(server: subprocess.Popen, log) -> None:
+    """Graceful stop, as an operator would; gunicorn gives workers up to 30 s to finish."""
+    server.terminate()
+    try:
+        server.wait(timeout=35)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        log.seek(0)
+        raise AssertionError(f"server did not stop on SIGTERM:\n{log.read()}") from None
+    finally:
+        log.close()
