@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -19,10 +18,11 @@ from custody.domain.errors import (
 )
 from custody.domain.isbt128 import check_character
 from custody.extensions import db
-from custody.models import AuditEntry, CustodyEvent, Donation, Donor, User
+from custody.models import AuditEntry, CustodyEvent, Donation, Donor
 from custody.models.base import utcnow
 from custody.services import collections as svc
 from custody.services import donors
+from tests.races import race
 
 REQUIRED = ("HIV-1/2", "HBV", "HCV")
 
@@ -259,34 +259,6 @@ def test_every_write_is_audited_with_its_actor(make):
     assert ("donations", "create", "collection recorded") in rows
     assert ("donations", "update", "collection received at the cell lab") in rows
     assert ("custody_events", "create", "collection received at the cell lab") in rows
-
-
-def race(app, *calls):
-    """Run the calls at once, each in its own thread, app context and session; each call
-    gets its user (by username) and answers what it returns or raises."""
-    db.session.commit()  # the test's own transaction must not hold SQLite's write lock
-    start = threading.Barrier(len(calls), timeout=60)
-    outcomes: list[object] = [None] * len(calls)
-
-    def run(slot: int, username: str, call) -> None:
-        with app.app_context():
-            try:
-                user = db.session.scalar(select(User).where(User.username == username))
-                db.session.commit()  # end the read, so all wait at the barrier, not at BEGIN
-                start.wait()
-                outcomes[slot] = call(user)
-            except Exception as error:  # judged by the test
-                outcomes[slot] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, *c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.session.expire_all()
-    return outcomes
 
 
 def test_two_people_receiving_at_once_one_wins(app, make):

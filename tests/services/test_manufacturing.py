@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from custody.models import (
     DoseLevel,
     Lot,
     Trial,
-    User,
 )
 from custody.models.base import utcnow
 from custody.services import bag_divisions as div
@@ -29,6 +27,7 @@ from custody.services import manufacturing as mfg
 from custody.services.audit_trail import acting_as
 from custody.services.bag_queries import bag_detail, lot_detail
 from custody.services.custody_scans import ScanRequest, scan
+from tests.races import race
 
 _donors = iter(range(1, 10_000))
 
@@ -325,33 +324,6 @@ def test_a_bag_in_storage_or_released_is_not_divided(make, make_lot):
     with pytest.raises(IllegalTransition, match="is released"):
         div.split_bag(tech, released.lot_number, released.bags[0].code, div.SplitRequest(parts=2))
     assert db.session.query(Bag).count() == 2
-
-
-def race(app, *calls):
-    """Run the calls at once, each in its own thread, app context and session."""
-    db.session.commit()  # the test's own transaction must not hold SQLite's write lock
-    start = threading.Barrier(len(calls), timeout=60)
-    outcomes: list[object] = [None] * len(calls)
-
-    def run(slot: int, username: str, call) -> None:
-        with app.app_context():
-            try:
-                user = db.session.scalar(select(User).where(User.username == username))
-                db.session.commit()  # end the read, so all wait at the barrier, not at BEGIN
-                start.wait()
-                outcomes[slot] = call(user)
-            except Exception as error:  # judged by the test
-                outcomes[slot] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, *c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.session.expire_all()
-    return outcomes
 
 
 def test_two_lots_racing_for_one_collection_one_wins(app, make):

@@ -8,7 +8,6 @@ for the moment, a bag row that agrees with it, and an audit trail that still ver
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -16,9 +15,10 @@ from sqlalchemy import func, select
 
 from custody.domain.errors import Conflict, DomainError, IllegalTransition
 from custody.extensions import db
-from custody.models import Bag, CustodyEvent, ShipmentItem, User
+from custody.models import Bag, CustodyEvent, ShipmentItem
 from custody.services.audit_verify import verify_trail
 from custody.services.custody_scans import ScanRequest, scan
+from tests.races import race
 
 ROUNDS = 5
 
@@ -33,33 +33,15 @@ class Outcome:
 
 def _race(app, *scans: tuple[str, ScanRequest]) -> list[Outcome]:
     """Run the scans at once, each in its own thread, context and session."""
-    db.session.commit()  # the test's own transaction must not hold SQLite's write lock
-    start = threading.Barrier(len(scans))
-    outcomes: list[Outcome | None] = [None] * len(scans)
 
-    def run(slot: int, username: str, request: ScanRequest) -> None:
-        with app.app_context():
-            try:
-                user = db.session.scalar(select(User).where(User.username == username))
-                db.session.commit()  # end the read, so both wait at the barrier, not at BEGIN
-                start.wait()
-                event = scan(user, request)
-                outcomes[slot] = Outcome(username, request.action, event_id=event.id)
-            except BaseException as error:  # judged by the test
-                outcomes[slot] = Outcome(username, request.action, error=error)
-            finally:
-                db.session.remove()
+    def scanning(username: str, request: ScanRequest):
+        return username, lambda user: Outcome(username, request.action, scan(user, request).id)
 
-    threads = [
-        threading.Thread(target=run, args=(slot, username, request))
-        for slot, (username, request) in enumerate(scans)
+    results = race(app, *(scanning(username, request) for username, request in scans))
+    return [
+        result if isinstance(result, Outcome) else Outcome(username, request.action, error=result)
+        for result, (username, request) in zip(results, scans, strict=True)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    db.session.expire_all()
-    return outcomes
 
 
 def _one_winner(outcomes: list[Outcome], *allowed: type[BaseException]) -> tuple[Outcome, Outcome]:

@@ -20,6 +20,7 @@ from custody.models.base import utcnow
 from custody.services import shipment_queries, shipping
 from custody.services.audit_trail import acting_as
 from custody.services.custody_scans import ScanRequest, scan
+from tests.races import race
 
 CSV = (
     "timestamp,temperature_c\n"
@@ -83,30 +84,11 @@ def test_shipments_are_numbered_per_year(tech):
 
 
 def test_concurrent_creates_get_distinct_numbers(app, make):
-    ids = [make.user("technician").id for _ in range(4)]
-    # End this thread's transaction: on SQLite it would hold the write lock the workers need.
-    db.session.remove()
-    barrier = threading.Barrier(len(ids))
-    codes, errors = [], []
-
-    def worker(user_id: int) -> None:
-        with app.app_context():
-            try:
-                user = db.session.get(User, user_id)
-                db.session.commit()  # SQLite: reading began a write transaction; end it
-                barrier.wait(timeout=30)
-                codes.append(shipping.create_shipment(user, "Site").code)
-            except BaseException as error:  # surfaced below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    names = [make.user("technician").username for _ in range(4)]
+    codes = race(
+        app, *((n, lambda user: shipping.create_shipment(user, "Site").code) for n in names)
+    )
+    assert all(isinstance(c, str) for c in codes), codes
     assert sorted(int(c.rsplit("-", 1)[1]) for c in codes) == [1, 2, 3, 4]
 
 

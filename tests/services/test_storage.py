@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import event, func, select
 
 from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.domain.scan_targets import read_scan
 from custody.extensions import db
-from custody.models import AuditEntry, StorageLocation, User
+from custody.models import AuditEntry, StorageLocation
 from custody.services.custody_scans import ScanRequest, scan
 from custody.services.storage import (
     LocationRequest,
@@ -19,6 +17,7 @@ from custody.services.storage import (
     list_locations,
     location_detail,
 )
+from tests.races import race
 
 
 def _create(user, kind, parent=None, **kw):
@@ -250,25 +249,9 @@ def test_two_people_adding_racks_to_one_freezer_get_different_codes(app, make):
     tech = make.user("technician", username="tina")
     make.user("technician", username="theo")
     _, freezer, _, _ = _tree(tech, positions=0)
-    db.session.remove()
-    start = threading.Barrier(2)
-    made: list[object] = []
-
-    def add_rack(username: str) -> None:
-        with app.app_context():
-            try:
-                user = db.session.scalar(select(User).where(User.username == username))
-                db.session.commit()  # end the read: SQLite writers queue at BEGIN
-                start.wait()
-                made.append(_create(user, "rack", freezer).code)
-            except BaseException as error:  # reported below
-                made.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=add_rack, args=(n,)) for n in ("tina", "theo")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    made = race(
+        app,
+        ("tina", lambda user: _create(user, "rack", freezer).code),
+        ("theo", lambda user: _create(user, "rack", freezer).code),
+    )
     assert sorted(made) == ["LOC-F01-R02", "LOC-F01-R03"], made
