@@ -10,22 +10,11 @@ import pytest
 from custody.domain import eligibility
 from custody.domain.isbt128 import check_character
 from custody.models.base import utcnow
+from tests.api import responses
 from tests.factories import PASSWORD
 
 DONOR = {"donor_code": "DNR-0100", "sex": "F", "birth_date": "1991-07-14"}
 TESTS = ("HIV-1/2", "HBV", "HCV", "HTLV-I/II", "Syphilis", "WNV")
-
-
-def _ok(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def _error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    error = response.get_json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
 
 
 def _collection(**overrides) -> dict:
@@ -48,13 +37,13 @@ def tech(make):
 
 @pytest.fixture
 def donation(client, tech) -> dict:
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
-    return _ok(client.post("/api/v1/donations", json=_collection(), headers=tech), 201)
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    return responses.ok(client.post("/api/v1/donations", json=_collection(), headers=tech), 201)
 
 
 def test_a_donor_through_tests_to_an_eligible_determination(client, make, tech):
     qa = make.auth("qa", name="Quinn QA")
-    donor = _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    donor = responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     assert donor["donor_eligibility"] == "pending"
     assert donor["warnings"] == [eligibility.NOT_EVALUATED, eligibility.ADVISE_PATIENT]
     assert donor["outstanding_tests"] == list(TESTS)
@@ -62,12 +51,12 @@ def test_a_donor_through_tests_to_an_eligible_determination(client, make, tech):
     refused = client.post(
         "/api/v1/donors/DNR-0100/eligibility", json={"determination": "eligible"}, headers=qa
     )
-    assert "no result for HIV-1/2" in _error(refused, 422, "validation_error")["message"]
+    assert "no result for HIV-1/2" in responses.error(refused, 422, "validation_error")["message"]
 
     for test in TESTS:
         body = {"test": test, "result": "non-reactive", "sampled_on": "2026-01-05"}
-        _ok(client.post("/api/v1/donors/DNR-0100/tests", json=body, headers=tech), 201)
-    done = _ok(
+        responses.ok(client.post("/api/v1/donors/DNR-0100/tests", json=body, headers=tech), 201)
+    done = responses.ok(
         client.post(
             "/api/v1/donors/DNR-0100/eligibility", json={"determination": "eligible"}, headers=qa
         ),
@@ -76,41 +65,41 @@ def test_a_donor_through_tests_to_an_eligible_determination(client, make, tech):
     assert done["donor_eligibility"] == "eligible" and done["warnings"] == []
     assert done["eligibility_determined_by"] == "Quinn QA"
     assert done["outstanding_tests"] == []
-    listed = _ok(client.get("/api/v1/donors?eligibility=eligible", headers=qa), 200)
+    listed = responses.ok(client.get("/api/v1/donors?eligibility=eligible", headers=qa), 200)
     assert [d["donor_code"] for d in listed["items"]] == ["DNR-0100"]
 
 
 def test_the_required_tests_are_a_setting(app, client, make, tech):
     app.config["CUSTODY_DONOR_TESTS"] = "HIV-1/2, HBV"
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     for test in ("HIV-1/2", "HBV"):
         body = {"test": test, "result": "non-reactive", "sampled_on": "2026-01-05"}
-        _ok(client.post("/api/v1/donors/DNR-0100/tests", json=body, headers=tech), 201)
+        responses.ok(client.post("/api/v1/donors/DNR-0100/tests", json=body, headers=tech), 201)
     response = client.post(
         "/api/v1/donors/DNR-0100/eligibility",
         json={"determination": "eligible"},
         headers=make.auth("qa"),
     )
-    assert _ok(response, 200)["required_tests"] == ["HIV-1/2", "HBV"]
+    assert responses.ok(response, 200)["required_tests"] == ["HIV-1/2", "HBV"]
 
 
 @pytest.mark.parametrize("role", ["technician", "nurse"])
 def test_only_qa_or_admin_determine_eligibility(client, make, tech, role):
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     response = client.post(
         "/api/v1/donors/DNR-0100/eligibility",
         json={"determination": "ineligible", "notes": "HBV reactive"},
         headers=make.auth(role),
     )
-    _error(response, 403, "forbidden")
-    donor = _ok(client.get("/api/v1/donors/DNR-0100", headers=tech), 200)
+    responses.error(response, 403, "forbidden")
+    donor = responses.ok(client.get("/api/v1/donors/DNR-0100", headers=tech), 200)
     assert donor["donor_eligibility"] == "pending"
 
 
 def test_a_duplicate_donor_and_an_unknown_one(client, tech):
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
-    _error(client.post("/api/v1/donors", json=DONOR, headers=tech), 409, "conflict")
-    _error(client.get("/api/v1/donors/DNR-9", headers=tech), 404, "not_found")
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    responses.error(client.post("/api/v1/donors", json=DONOR, headers=tech), 409, "conflict")
+    responses.error(client.get("/api/v1/donors/DNR-9", headers=tech), 404, "not_found")
 
 
 def test_a_collection_is_answered_with_its_din_and_check_character(client, donation, tech):
@@ -120,8 +109,10 @@ def test_a_collection_is_answered_with_its_din_and_check_character(client, donat
     assert donation["status"] == "collected"
     assert donation["donor_eligibility"] == "pending" and donation["warnings"]
     typed = din + donation["check_character"]
-    assert _ok(client.get(f"/api/v1/donations/{typed}", headers=tech), 200)["din"] == din
-    listed = _ok(client.get("/api/v1/donations?donor=DNR-0100&received=false", headers=tech), 200)
+    assert responses.ok(client.get(f"/api/v1/donations/{typed}", headers=tech), 200)["din"] == din
+    listed = responses.ok(
+        client.get("/api/v1/donations?donor=DNR-0100&received=false", headers=tech), 200
+    )
     assert [d["din"] for d in listed["items"]] == [din]
 
 
@@ -136,24 +127,24 @@ def test_a_collection_is_answered_with_its_din_and_check_character(client, donat
     ],
 )
 def test_a_collection_that_cannot_be_right_is_422(client, tech, overrides, field):
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     response = client.post("/api/v1/donations", json=_collection(**overrides), headers=tech)
-    error = _error(response, 422, "validation_error")
+    error = responses.error(response, 422, "validation_error")
     assert field in str(error)
-    assert _ok(client.get("/api/v1/donations", headers=tech), 200)["items"] == []
+    assert responses.ok(client.get("/api/v1/donations", headers=tech), 200)["items"] == []
 
 
 def test_only_the_lab_records_collections(client, make, tech):
-    _ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
+    responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     for role in ("nurse", "qa"):
         response = client.post("/api/v1/donations", json=_collection(), headers=make.auth(role))
-        _error(response, 403, "forbidden")
+        responses.error(response, 403, "forbidden")
 
 
 def test_receipt_by_scan_then_a_second_receipt_names_the_first(client, make, donation, tech):
     din = donation["din"]
     body = {"scan": f"={din}00", "condition": "intact, 4 °C pack", "temperature_c": 5.5}
-    received = _ok(client.post("/api/v1/donations/receipts", json=body, headers=tech), 201)
+    received = responses.ok(client.post("/api/v1/donations/receipts", json=body, headers=tech), 201)
     event = received["event"]
     assert (event["action"], event["from_status"], event["to_status"]) == (
         "receive_collection",
@@ -171,7 +162,7 @@ def test_receipt_by_scan_then_a_second_receipt_names_the_first(client, make, don
         json=body | {"scan": din + check_character(din)},
         headers=make.auth("technician"),
     )
-    error = _error(again, 409, "conflict")
+    error = responses.error(again, 409, "conflict")
     assert "already received" in error["message"] and "Tess Tech" in error["message"]
 
 
@@ -180,13 +171,16 @@ def test_a_wrong_check_character_is_422_and_changes_nothing(client, donation, te
     wrong = "A" if donation["check_character"] != "A" else "B"
     body = {"scan": din + wrong, "condition": "intact", "temperature_c": 5.0}
     response = client.post("/api/v1/donations/receipts", json=body, headers=tech)
-    _error(response, 422, "wrong_check_character")
-    assert _ok(client.get(f"/api/v1/donations/{din}", headers=tech), 200)["received_at"] is None
+    responses.error(response, 422, "wrong_check_character")
+    assert (
+        responses.ok(client.get(f"/api/v1/donations/{din}", headers=tech), 200)["received_at"]
+        is None
+    )
 
 
 def test_receipt_needs_condition_and_temperature(client, donation, tech):
     body = {"scan": f"={donation['din']}00"}
-    error = _error(
+    error = responses.error(
         client.post("/api/v1/donations/receipts", json=body, headers=tech), 422, "validation_error"
     )
     assert "condition" in str(error) and "temperature_c" in str(error)
@@ -203,7 +197,7 @@ def test_receipt_from_the_browser_scan_station_needs_the_csrf_token(client, make
     without = client.post("/api/v1/donations/receipts", json=body)
     assert without.status_code == 400 and "CSRF" in without.get_json()["error"]["message"]
     with_token = client.post("/api/v1/donations/receipts", json=body, headers={"X-CSRFToken": csrf})
-    assert _ok(with_token, 201)["event"]["actor_username"] == "station1"
+    assert responses.ok(with_token, 201)["event"]["actor_username"] == "station1"
 
 
 def _csrf_token(page) -> str:

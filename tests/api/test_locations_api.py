@@ -8,6 +8,7 @@ import pypdf
 import pytest
 
 from custody.services.custody_scans import ScanRequest, scan
+from tests.api import responses
 
 URL = "/api/v1/locations"
 
@@ -23,13 +24,6 @@ def _tree(client, headers, positions=3) -> dict[str, str]:
     rack = _post(client, headers, kind="rack", parent=freezer).get_json()["code"]
     box = _post(client, headers, kind="box", parent=rack, positions=positions).get_json()["code"]
     return {"site": site, "freezer": freezer, "rack": rack, "box": box}
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    error = response.get_json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
 
 
 @pytest.mark.parametrize("role", ["technician", "admin"])
@@ -49,31 +43,31 @@ def test_technicians_and_admins_create_a_box_with_its_positions(client, make, ro
 def test_qa_and_nurses_cannot_create_locations_but_can_read_them(client, make, role):
     codes = _tree(client, make.auth("technician"))
     headers = make.auth(role)
-    _error(_post(client, headers, kind="site"), 403, "forbidden")
+    responses.error(_post(client, headers, kind="site"), 403, "forbidden")
     assert client.get(f"{URL}/{codes['box']}", headers=headers).status_code == 200
 
 
 def test_the_kind_order_and_codes_are_enforced_with_words(client, make):
     headers = make.auth("technician")
     codes = _tree(client, headers)
-    error = _error(
+    error = responses.error(
         _post(client, headers, kind="box", parent=codes["freezer"]), 422, "validation_error"
     )
     assert "goes inside a rack" in error["message"]
-    error = _error(
+    error = responses.error(
         _post(client, headers, kind="freezer", parent=codes["site"], code="FRZ 9"),
         422,
         "validation_error",
     )
     assert "LOC-" in error["message"]
-    _error(_post(client, headers, kind="shelf"), 422, "validation_error")
-    _error(
+    responses.error(_post(client, headers, kind="shelf"), 422, "validation_error")
+    responses.error(
         _post(client, headers, kind="box", parent=codes["rack"], positions=101),
         422,
         "validation_error",
     )
-    _error(_post(client, headers, kind="freezer", parent="LOC-NOWHERE"), 404, "not_found")
-    error = _error(
+    responses.error(_post(client, headers, kind="freezer", parent="LOC-NOWHERE"), 404, "not_found")
+    error = responses.error(
         _post(client, headers, kind="freezer", parent=codes["site"], code="loc-f01"),
         409,
         "conflict",
@@ -99,10 +93,12 @@ def test_listing_by_parent_and_kind_shows_each_positions_bag(client, make, make_
     assert items[2]["path"].endswith("Box 1 › Position 3")
     racks = client.get(URL, query_string={"kind": "rack"}, headers=headers).get_json()["items"]
     assert [r["code"] for r in racks] == [codes["rack"]]
-    _error(
+    responses.error(
         client.get(URL, query_string={"kind": "shelf"}, headers=headers), 422, "validation_error"
     )
-    _error(client.get(URL, query_string={"parent": "LOC-NONE"}, headers=headers), 404, "not_found")
+    responses.error(
+        client.get(URL, query_string={"parent": "LOC-NONE"}, headers=headers), 404, "not_found"
+    )
 
 
 def test_one_location_with_its_subtree_and_bags(client, make, make_lot):
@@ -117,8 +113,10 @@ def test_one_location_with_its_subtree_and_bags(client, make, make_lot):
     rack = client.get(f"{URL}/{codes['rack']}?depth=2", headers=headers).get_json()
     (box,) = rack["children"]
     assert [p["bag"] for p in box["children"]] == [bag, None]
-    _error(client.get(f"{URL}/LOC-NONE", headers=headers), 404, "not_found")
-    _error(client.get(f"{URL}/{codes['rack']}?depth=9", headers=headers), 422, "validation_error")
+    responses.error(client.get(f"{URL}/LOC-NONE", headers=headers), 404, "not_found")
+    responses.error(
+        client.get(f"{URL}/{codes['rack']}?depth=9", headers=headers), 422, "validation_error"
+    )
 
 
 def test_the_label_is_a_pdf_carrying_the_code(client, make):
@@ -137,8 +135,8 @@ def test_the_label_is_a_pdf_carrying_the_code(client, make):
         f"{codes['box']}-P01",
         f"{codes['box']}-P02",
     ]
-    _error(client.get(f"{URL}/LOC-NONE/label.pdf", headers=headers), 404, "not_found")
-    _error(client.get(f"{URL}/{codes['box']}/label.pdf"), 401, "authentication_failed")
+    responses.error(client.get(f"{URL}/LOC-NONE/label.pdf", headers=headers), 404, "not_found")
+    responses.error(client.get(f"{URL}/{codes['box']}/label.pdf"), 401, "authentication_failed")
 
 
 def test_the_openapi_document_describes_the_endpoints(client):
