@@ -10,20 +10,21 @@ from custody.domain import eligibility
 from custody.domain.isbt128 import check_character
 from custody.domain.scan_targets import read_scan
 from custody.extensions import db
-from custody.models import Bag, Donation, ShipmentItem, StorageLocation
+from custody.models import Donation, ShipmentItem
 from custody.services.bag_lookup import (
     bag_from_scan,
     location_from_scan,
-    location_path,
     shipment_from_scan,
 )
 from custody.services.bag_queries import bag_detail
+from custody.services.storage import location_detail
 
 
 def describe_scan(raw: str) -> dict[str, Any]:
     target = read_scan(raw)
     if target.kind == "location":
-        return {"kind": "location", "location": describe_location(location_from_scan(raw))}
+        # One location's view, shared with the storage API: path, positions and their bags.
+        return {"kind": "location", "location": location_detail(location_from_scan(raw).code)}
     if target.kind == "shipment":
         return {"kind": "shipment", "shipment": describe_shipment(shipment_from_scan(raw))}
     if target.kind == "din":
@@ -47,33 +48,6 @@ def describe_donation(donation: Donation) -> dict[str, Any]:
         "facility": donation.facility,
         "volume_ml": donation.volume_ml,
         "received_at": donation.received_at.isoformat() if donation.received_at else None,
-    }
-
-
-def describe_location(location: StorageLocation) -> dict[str, Any]:
-    holder = db.session.scalar(select(Bag).where(Bag.storage_position_id == location.id))
-    children = db.session.scalars(
-        select(StorageLocation)
-        .where(StorageLocation.parent_id == location.id)
-        .order_by(StorageLocation.code)
-    ).all()
-    held = dict(
-        db.session.execute(
-            select(Bag.storage_position_id, Bag.code).where(
-                Bag.storage_position_id.in_([c.id for c in children])
-            )
-        ).all()
-    )
-    return {
-        "code": location.code,
-        "name": location.name,
-        "kind": location.kind.value,
-        "path": location_path(location),
-        "bag": holder.code if holder else None,
-        "children": [
-            {"code": c.code, "name": c.name, "kind": c.kind.value, "bag": held.get(c.id)}
-            for c in children
-        ],
     }
 
 

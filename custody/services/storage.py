@@ -22,6 +22,7 @@ from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.domain.scan_targets import LOCATION_PREFIX
 from custody.extensions import db
 from custody.models import Bag, LocationKind, StorageLocation, User
+from custody.services.bag_lookup import location_path
 from custody.services.transactions import write
 
 # The kind each kind hangs under; a site is a root.
@@ -220,7 +221,7 @@ def _check_codes_free(codes: list[str]) -> None:
         first = sorted(taken)[0]
         holder = location_by_code(first)
         raise Conflict(
-            f"Code {first} is already used by {location_path_of(holder)} ({holder.kind.value}). "
+            f"Code {first} is already used by {location_path(holder)} ({holder.kind.value}). "
             "Choose another code, or leave it out to have one made.",
             code=first,
         )
@@ -355,10 +356,6 @@ def _paths(locations: list[StorageLocation]) -> dict:
         if loc.parent_id is not None:
             out[("code", loc.parent_id)] = known[loc.parent_id][0]
     return out
-
-
-def location_path_of(location: StorageLocation) -> str:
-    return _paths([location])[location.id]
 
 
 def label_data(code: str, with_children: bool = False) -> list[dict[str, Any]]:
