@@ -62,6 +62,11 @@ def _from_environment(instance_path: str) -> dict:
         "CUSTODY_TIMEZONE": os.environ.get("CUSTODY_TIMEZONE", "America/Chicago"),
         # 21 CFR 11.300(d): attempts at misuse are detected; this many failures lock the account.
         "CUSTODY_MAX_FAILED_LOGINS": _env_int("CUSTODY_MAX_FAILED_LOGINS", 5),
+        # Segregation of duties at release: whoever entered one of a lot's QC results may not
+        # sign its release (set to 0 only where a site's SOP allows one person to do both).
+        "CUSTODY_RELEASE_SEGREGATION": _env_bool("CUSTODY_RELEASE_SEGREGATION", True),
+        # The product's name as certificates and labels print it.
+        "CUSTODY_PRODUCT_NAME": os.environ.get("CUSTODY_PRODUCT_NAME", "CD33 CAR-NK cells"),
         # Shards of the audit hash chain: writers to different shards never wait for each other.
         "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
         # Logger readings further apart than this are reported as a gap in the shipment record.

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
 from custody.extensions import db
-from tests.factories import Factories, LotFactory
+from tests.factories import Factories, LotFactory, QualityFactory
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
 
@@ -142,6 +142,12 @@ def runner(app):
 def make(app) -> Factories:
     """Factories: callables with defaults that build records through the services."""
     return Factories(app)
+
+
+@pytest.fixture
+def quality(app, make) -> QualityFactory:
+    """Specifications, QC results and QA signatures, through the services."""
+    return QualityFactory(app, make)
 
 
 @pytest.fixture

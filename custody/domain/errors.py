@@ -66,3 +66,10 @@ class AccountLocked(AuthenticationFailed):
 class Forbidden(DomainError):
     code = "forbidden"
     http_status = 403
+
+
+class SignatureRefused(DomainError):
+    """A signature that did not happen: wrong password, another person's ID, or not QA."""
+
+    code = "signature_refused"
+    http_status = 403

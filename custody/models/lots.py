@@ -45,6 +45,7 @@ class Lot(Base):
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    specification: Mapped[QcSpecification | None] = relationship()  # noqa: F821
     donations: Mapped[list[Donation]] = relationship(secondary=lot_donations)
     bags: Mapped[list[Bag]] = relationship(back_populates="lot", order_by="Bag.id")  # noqa: F821
     steps: Mapped[list[BatchStep]] = relationship(  # noqa: F821

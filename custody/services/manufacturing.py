@@ -33,6 +33,7 @@ from custody.models.accounts import Role
 from custody.models.base import utcnow
 from custody.services.collections import CLOCK_SKEW, din_from
 from custody.services.identifiers import take_dins
+from custody.services.specifications import current_specification
 from custody.services.transactions import write
 
 COLLECTION_TYPE = "V"  # volunteer allogeneic donation (ISBT 128 collection type)
@@ -74,6 +75,7 @@ def create_lot(user: User, request: LotRequest, fin: str) -> Lot:
             lot_number=_lot_number(request.lot_number),
             din=donations[0].din if len(donations) == 1 else take_dins(fin, None, 1)[0],
             product_description_code=pdc,
+            specification=current_specification(pdc),
             manufactured_at=request.manufactured_at,
             expires_at=request.expires_at,
         )
