@@ -29,8 +29,11 @@ def register_api(app: Flask) -> None:
         identifiers,
         locations,
         lots,
+        quality,
+        release,
         scans,
         shipments,
+        specifications,
     )
 
     api = CustodyApi(
@@ -52,6 +55,9 @@ def register_api(app: Flask) -> None:
         donors,
         donations,
         lots,
+        specifications,
+        release,
+        quality,
         bags,
         locations,
         scans,

@@ -26,6 +26,7 @@ from custody.services.manufacturing import (
     record_step,
     step_summary,
 )
+from custody.services.release_queries import with_release
 
 PREFIX = "/lots"
 blp = ApiBlueprint("lots", __name__, description="Manufacturing lots")
@@ -37,14 +38,16 @@ MAKERS = ("technician", "admin")
 @blp.arguments(LotQuery, location="query")
 @blp.response(200, LotListOut)
 def index(query):
-    return {"items": list_lots(**query)}
+    return {"items": [with_release(lot) for lot in list_lots(**query)]}
 
 
 @blp.get("/<lot>")
 @require_role()
 @blp.response(200, LotDetailOut)
 def show(lot):
-    return lot_detail(lot)
+    """One lot with genealogy, batch record, and QA's latest signed decision (`release`:
+    signature manifestation, whether it still holds, certificate number)."""
+    return with_release(lot_detail(lot), check=True)
 
 
 @blp.post("")
@@ -58,7 +61,7 @@ def create(body):
     config = current_app.config
     body.setdefault("product_description_code", config["CUSTODY_PRODUCT_DESCRIPTION_CODE"])
     lot = create_lot(api_user(), LotRequest(**body), config["CUSTODY_FIN"])
-    return lot_detail(lot.lot_number)
+    return with_release(lot_detail(lot.lot_number))
 
 
 @blp.post("/<lot>/steps")

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from custody.domain.bag_lifecycle import ACTIONS
 from custody.models import BagStatus, Disposition
+from custody.schemas.quality import DecisionOut
 
 MAX_SCAN = 500
 
@@ -89,6 +90,11 @@ class LotOut(Schema):
     donor_eligibility = fields.String()
     warnings = fields.List(fields.String())
     bags = fields.List(fields.Nested(LotBagOut))
+    release = fields.Nested(
+        DecisionOut,
+        allow_none=True,
+        metadata={"description": "QA's latest signed decision; null before QA signed"},
+    )
 
 
 class LotDetailOut(LotOut):

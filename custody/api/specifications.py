@@ -1,0 +1,69 @@
+"""Release specifications: versions per product, drafted and approved by QA's signature."""
+
+from flask import current_app
+
+from custody.api.parsing import ApiBlueprint
+from custody.auth import api_user, require_role
+from custody.domain.release_rules import Criterion
+from custody.schemas.quality import (
+    SignatureIn,
+    SpecificationIn,
+    SpecificationListOut,
+    SpecificationOut,
+    SpecificationQuery,
+)
+from custody.services.specifications import (
+    SpecificationRequest,
+    approve_specification,
+    create_specification,
+    list_specifications,
+    specification_detail,
+)
+
+PREFIX = "/specifications"
+blp = ApiBlueprint("specifications", __name__, description="Release specifications")
+
+
+@blp.get("")
+@require_role()
+@blp.arguments(SpecificationQuery, location="query")
+@blp.response(200, SpecificationListOut)
+def index(query):
+    return {"items": list_specifications(query.get("product"))}
+
+
+@blp.post("")
+@require_role("qa", "admin")
+@blp.arguments(SpecificationIn)
+@blp.response(201, SpecificationOut)
+def create(body):
+    """Draft the next version of a product's specification. It applies to lots made after
+    QA approves it; lots made before keep the version they were made under."""
+    pdc = (
+        body.get("product_description_code")
+        or current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
+    )
+    tests = [Criterion(**t) for t in body["tests"]]
+    spec = create_specification(api_user(), SpecificationRequest(pdc, tests, body["notes"]))
+    return specification_detail(spec.product_description_code, spec.version)
+
+
+@blp.get("/<product>/<int:version>")
+@require_role()
+@blp.response(200, SpecificationOut)
+def show(product, version):
+    return specification_detail(product, version)
+
+
+@blp.post("/<product>/<int:version>/approval")
+@require_role("qa")
+@blp.arguments(SignatureIn)
+@blp.response(201, SpecificationOut)
+def approve(body, product, version):
+    """Approve a draft by electronic signature (meaning "Approved specification"); the
+    version approved before it is retired for new lots."""
+    max_failures = current_app.config["CUSTODY_MAX_FAILED_LOGINS"]
+    approve_specification(
+        api_user(), product, version, body["username"], body["password"], max_failures
+    )
+    return specification_detail(product, version)
