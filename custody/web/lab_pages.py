@@ -20,6 +20,7 @@ from custody.auth import check_role
 from custody.domain.errors import NotFound
 from custody.models.accounts import Role
 from custody.services.bag_queries import bag_detail
+from custody.services.release_queries import with_release
 
 bp = Blueprint("lab", __name__, template_folder="../templates")
 
@@ -53,9 +54,13 @@ def bag_page(code: str):
     zone = _zone()
     # Oldest first: the timeline reads as the bag's story, from filling onwards.
     history = [_timeline_entry(event, zone) for event in bag["history"]]
+    # The signature behind the lot's status shows wherever the lot does (21 CFR 11.50).
+    release = with_release({"lot": bag["lot"]}, check=True)["release"]
     return render_template(
         "lab/bag.html",
         bag=bag,
+        release=release,
+        signed=_times(release["signature"]["signed_at"], zone) if release else None,
         din=din_groups(bag["din"]),
         expires=_times(bag["expires_at"], zone),
         history=history,

@@ -154,6 +154,27 @@ def test_a_new_bag_of_an_eligible_donor_has_no_warning_and_no_history(client, ma
     assert "/scan?" not in page
 
 
+def test_bag_page_shows_the_signature_behind_its_lots_status_and_when_it_stopped_holding(
+    client, make, make_lot, quality
+):
+    lot = quality.released_lot(make_lot, bags=1)
+    user = make.user("nurse")
+    sign_in(client, user.username)
+
+    signed = Marked(client.get(f"/bags/{lot.bags[0].code}").get_data(as_text=True))
+    text = signed.one("lot-signature")
+    assert text.startswith("Approved for release: Test Qa")
+    assert "NO LONGER VALID" not in text
+
+    from custody.services.qc_results import ResultRequest, correct_result
+
+    analyst = make.user("technician")
+    correct_result(analyst, lot.lot_number, ResultRequest("potency", 55.0), "re-read plate")
+    reopened = Marked(client.get(f"/bags/{lot.bags[0].code}").get_data(as_text=True))
+    assert "SIGNATURE NO LONGER VALID: potency result corrected" in reopened.one("lot-signature")
+    assert reopened.one("lot-status") == "QUARANTINE"
+
+
 @pytest.mark.parametrize(
     "code",
     ["W999999999999-D0001VA0", "not-a-bag", "W999926000001-D0001VA0%00", "x" * 300],
