@@ -23,6 +23,7 @@ from custody.services.transactions import write
 
 AUTHORS = frozenset({Role.QA, Role.ADMIN})
 APPROVAL_MEANING = "Approved specification"
+MAX_VERSION = 2**31 - 1
 
 # The release tests of DOMAIN.md §6, as a site starts from them; each site approves its own.
 STANDARD_RELEASE_TESTS: tuple[Criterion, ...] = (
@@ -141,6 +142,8 @@ def _retire_approved(pdc: str) -> None:
 
 
 def _specification(pdc: str, version: int, lock: bool = False) -> QcSpecification:
+    if not 1 <= version <= MAX_VERSION:  # a number no database integer holds is no version
+        raise NotFound(f"No specification {pdc} version {version} is known here.")
     query = select(QcSpecification).where(
         QcSpecification.product_description_code == pdc.strip().upper(),
         QcSpecification.version == version,
