@@ -32,6 +32,7 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.audit_verify --entries $(or $(ENTRIES),1000000)
 	$(BIN)/python -m tests.benchmarks.scan_latency --events $(or $(EVENTS),1000000)
+	$(BIN)/python -m tests.benchmarks.release_signing --bags 100 --lots 20
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
