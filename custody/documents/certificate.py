@@ -34,6 +34,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table
 
 from custody.domain.errors import ValidationFailed
+from custody.domain.isbt128 import eye_readable_din
 
 TITLE = "Certificate of Analysis and Release"
 FONT, BOLD, MONO = "CertificateSans", "CertificateSans-Bold", "Courier"
@@ -160,11 +161,6 @@ def format_cells(value: float) -> str:
         return f"{value:g}"
     mantissa, exponent = f"{value:.2e}".split("e")
     return f"{mantissa} × 10^{int(exponent)}"
-
-
-def format_din(din: str) -> str:
-    """The eye-readable DIN in its groups, FIN · year · sequence: 'W9999 26 000001'."""
-    return f"{din[:5]} {din[5:7]} {din[7:]}" if len(din) == 13 else din
 
 
 # --- the story, section by section ------------------------------------------------------------
@@ -388,7 +384,7 @@ class _DinWithCheck(Flowable):
 
     def __init__(self, din: str, check: str) -> None:
         super().__init__()
-        self.text, self.check = format_din(din), check
+        self.text, self.check = eye_readable_din(din), check
         self.text_width = pdfmetrics.stringWidth(self.text, BOLD, self.SIZE)
         check_width = max(pdfmetrics.stringWidth(check, BOLD, self.SIZE), self.SIZE * 0.7)
         self.box = check_width + 2 * self.PAD

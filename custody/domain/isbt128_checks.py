@@ -245,6 +245,11 @@ def validate_keyed_din(text: str) -> str:
     return din
 
 
+def eye_readable_din(din: str) -> str:
+    """The DIN as people read it, in its groups FIN, year, sequence: 'W9999 26 000001'."""
+    return f"{din[:5]} {din[5:7]} {din[7:]}" if len(din) == 13 else din
+
+
 def format_din(fin: str, year: int, number: int) -> str:
     """Build a 13-character DIN from a FIN, a 2-digit nominal year and a sequence number."""
     checked_fin = validate_fin(fin)

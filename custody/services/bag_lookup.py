@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from custody.domain import isbt128
 from custody.domain.bag_lifecycle import BagSituation
 from custody.domain.errors import InvalidBarcode, NotFound
 from custody.domain.scan_targets import ScanTarget, read_scan
@@ -22,7 +23,7 @@ def bag_from_scan(raw: str, *, lock: bool = False) -> tuple[Bag, ScanTarget]:
         bags = db.session.scalars(select(Bag).where(Bag.din == target.din).limit(2)).all()
         if len(bags) != 1:
             raise InvalidBarcode(
-                f"DIN {_din_words(target.din)} alone does not say which bag: "
+                f"DIN {isbt128.eye_readable_din(target.din)} alone does not say which bag: "
                 f"{'no bag carries it' if not bags else 'several bags share it'}. Scan the "
                 "bag's 2-D code, or type the DIN, its check character and the product code.",
                 din=target.din,
@@ -47,7 +48,8 @@ def bag_by_code(code: str, *, lock: bool = False) -> Bag:
     if bag is None:
         din, _, product = code.partition("-")
         raise NotFound(
-            f"No bag with DIN {_din_words(din)} and product code {product} is known here. "
+            f"No bag with DIN {isbt128.eye_readable_din(din)} and product code {product} is "
+            "known here. "
             "Check that the label belongs to this lab; do not use an unknown bag.",
             bag=code,
         )
@@ -132,7 +134,3 @@ def whereabouts(bag: Bag) -> str:
     if event.location is not None:
         return f"Out of storage (last at {location_path(event.location)})"
     return f"Last scanned by {event.actor.full_name}: {event.action}"
-
-
-def _din_words(din: str) -> str:
-    return f"{din[:5]} {din[5:7]} {din[7:]}" if len(din) == 13 else din

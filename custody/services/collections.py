@@ -134,7 +134,7 @@ def receive_collection(user: User, request: ReceiptRequest) -> CustodyEvent:
         if donation.received_at is not None:
             received_by = db.session.get(User, donation.received_by_id)
             raise Conflict(
-                f"Collection {_din_words(donation.din)} was already received at "
+                f"Collection {isbt128.eye_readable_din(donation.din)} was already received at "
                 f"{donation.received_at:%Y-%m-%d %H:%M} UTC by "
                 f"{received_by.full_name if received_by else 'unknown'}. Nothing was changed.",
                 din=donation.din,
@@ -239,7 +239,8 @@ def _donation(din: str, *, lock: bool = False) -> Donation:
     donation = db.session.scalar(query)
     if donation is None:
         raise NotFound(
-            f"No collection with DIN {_din_words(din)} is recorded here. Check the label; a "
+            f"No collection with DIN {isbt128.eye_readable_din(din)} is recorded here. Check "
+            "the label; a "
             "collection is recorded (and its DIN issued) before it reaches the lab.",
             din=din,
         )
@@ -259,7 +260,3 @@ def din_from(raw: str, field: str = "din") -> str:
             field=field,
         )
     return target.din
-
-
-def _din_words(din: str) -> str:
-    return f"{din[:5]} {din[5:7]} {din[7:]}" if len(din) == 13 else din

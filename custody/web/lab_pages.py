@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from custody.auth import check_role
+from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.models.accounts import Role
 from custody.services.bag_queries import bag_detail
@@ -69,9 +70,8 @@ def bag_page(code: str):
     )
 
 
-def din_groups(din: str) -> str:
-    """The DIN as it is printed eye-readable: FIN, year, sequence ("W9999 26 000001")."""
-    return f"{din[:5]} {din[5:7]} {din[7:]}" if len(din) == 13 else din
+# The DIN as it is printed eye-readable: FIN, year, sequence ("W9999 26 000001").
+din_groups = isbt128.eye_readable_din
 
 
 def _zone() -> ZoneInfo:

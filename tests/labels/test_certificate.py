@@ -18,7 +18,6 @@ from custody.documents.certificate import (
     CertificateSignature,
     CertificateTest,
     format_cells,
-    format_din,
     render_certificate,
 )
 from custody.domain.errors import ValidationFailed
@@ -143,7 +142,6 @@ def test_the_header_names_the_certificate_facility_product_lot_and_times_with_th
 
 def test_the_donor_din_is_grouped_with_its_check_character():
     assert "W9999 26 000001 7 DON-0001 eligible" in _text(_certificate())
-    assert format_din("W999926000001") == "W9999 26 000001"
 
 
 def test_the_signature_manifestation_shows_name_username_local_time_with_zone_and_meaning():

@@ -255,3 +255,9 @@ def test_format_din_rebuilds_any_din(din):
     assert format_din(din[:5], int(din[5:7]), int(din[7:]) or 1) == din[:7] + (
         din[7:] if int(din[7:]) else "000001"
     )
+
+
+def test_a_din_reads_in_its_groups_fin_year_sequence():
+    from custody.domain.isbt128 import eye_readable_din
+
+    assert eye_readable_din("W999926000001") == "W9999 26 000001"
