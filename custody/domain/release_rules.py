@@ -125,13 +125,19 @@ def criterion_words(c: Criterion) -> str:
 
 
 def number_words(value: float | None) -> str:
-    """A number as people write it on a certificate: 70, 0.5, 2 × 10^5."""
+    """A number as people write it on a certificate: 70, 0.5, 2.4 × 10^9.
+
+    Never rounded: a count just under a limit must not print as the limit beside its FAIL,
+    so the mantissa keeps as many digits as the value needs to read back exactly.
+    """
     if value is None:
         return ""
     if value and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        mantissa, exponent = f"{value:.2e}".split("e")
-        return f"{float(mantissa):g} × 10^{int(exponent)}"
-    return f"{value:g}"
+        text = next(t for digits in range(1, 17) if float(t := f"{value:.{digits}e}") == value)
+        mantissa, exponent = text.split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')} × 10^{int(exponent)}"
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def verdict(c: Criterion, reading: Reading | None) -> str:
