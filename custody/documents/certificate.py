@@ -7,11 +7,9 @@ number, "Page x of y" and the content checksum, so a loose page still names what
 to and whether it matches the signed record (21 CFR 11.50: the signature manifestation goes
 wherever the signed record is shown, printouts included).
 
-Text is set in Bitstream Vera, which reportlab ships: the standard PDF fonts lack "≥" and
-"≤", which specifications use. Vera has no superscript digits, so cell counts read
-"1.20 × 10^8", the notation the release rules print too. Every string goes through `escape`
-before it reaches a Paragraph: ISBT 128 data contains `<`, `&` and `=`, and reportlab reads
-an unescaped `<` as markup and drops the text.
+The building blocks (fonts, tables, boxes, the numbered footer) are `pdf_layout`'s. Its font
+has no superscript digits, so cell counts read "1.20 × 10^8", the notation the release rules
+print too.
 """
 
 from __future__ import annotations
@@ -20,29 +18,31 @@ import functools
 import io
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table
+from reportlab.platypus import Flowable, KeepTogether, SimpleDocTemplate, Spacer, Table
 
-from custody.domain.errors import ValidationFailed
-from custody.domain.isbt128 import eye_readable_din
+from custody.documents.pdf_layout import (
+    ALERT,
+    BODY_WIDTH,
+    MARGIN,
+    RULE,
+    DinWithCheck,
+    NumberedCanvas,
+    boxed,
+    cells,
+    grid,
+    local_time,
+    paragraph,
+    register_fonts,
+    zone_named,
+)
 
 TITLE = "Certificate of Analysis and Release"
-FONT, BOLD, MONO = "CertificateSans", "CertificateSans-Bold", "Courier"
-MARGIN = 18 * mm
-BODY_WIDTH = A4[0] - 2 * MARGIN
-ALERT = colors.HexColor("#b00020")
-RULE = colors.HexColor("#9e9e9e")
-SHADE = colors.HexColor("#eeeeee")
 KEY_VALUE_STYLE = [
     ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -135,8 +135,8 @@ class CertificateData:
 
 def render_certificate(data: CertificateData) -> bytes:
     """The certificate as an A4 PDF; identical data gives identical bytes."""
-    _register_fonts()
-    zone = _zone(data.timezone)
+    register_fonts()
+    zone = zone_named(data.timezone)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -151,7 +151,7 @@ def render_certificate(data: CertificateData) -> bytes:
         invariant=1,
     )
     footer = (f"{data.certificate_number} · Lot {data.lot_number}", data.content_checksum)
-    doc.build(_story(data, zone), canvasmaker=functools.partial(_NumberedCanvas, footer=footer))
+    doc.build(_story(data, zone), canvasmaker=functools.partial(NumberedCanvas, footer=footer))
     return out.getvalue()
 
 
@@ -167,7 +167,7 @@ def format_cells(value: float) -> str:
 
 
 def _story(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
-    story: list[Flowable] = [Paragraph(escape(TITLE), STYLES["title"])]
+    story: list[Flowable] = [paragraph(TITLE, "title")]
     story += _header(data, zone)
     story += _donors(data)
     story += _release_conditions(data)
@@ -181,30 +181,33 @@ def _story(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
 def _header(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     rows = [
         ("Certificate number", data.certificate_number),
-        ("Issued", _when(data.issued_at, zone)),
+        ("Issued", local_time(data.issued_at, zone)),
         ("Releasing facility", f"{data.facility_name}\n{data.facility_address}"),
         ("Product", f"{data.product_name} (product code {data.product_description_code})"),
         ("Lot number", data.lot_number),
         ("Specification", data.specification),
-        ("Manufactured", _when(data.manufactured_at, zone)),
-        ("Expires", _when(data.expires_at, zone)),
+        ("Manufactured", local_time(data.manufactured_at, zone)),
+        ("Expires", local_time(data.expires_at, zone)),
         ("Disposition", data.disposition),
     ]
-    cells = [[_p(label, "label"), _p(value, "value")] for label, value in rows]
+    cells = [[paragraph(label, "label"), paragraph(value, "value")] for label, value in rows]
     table = Table(cells, colWidths=[40 * mm, BODY_WIDTH - 40 * mm], style=KEY_VALUE_STYLE)
-    note = _p(f"Times are shown in the facility's time zone, {data.timezone}.", "small")
+    note = paragraph(f"Times are shown in the facility's time zone, {data.timezone}.", "small")
     return [table, note]
 
 
 def _donors(data: CertificateData) -> list[Flowable]:
     rows = [
-        [_DinWithCheck(d.din, d.check_character), _p(d.donor_code), _p(d.eligibility)]
+        [DinWithCheck(d.din, d.check_character), paragraph(d.donor_code), paragraph(d.eligibility)]
         for d in data.donors
     ]
-    story = [_p("Donors", "heading"), _grid(("DIN [K]", "Donor code", "Donor eligibility"), rows)]
+    story = [
+        paragraph("Donors", "heading"),
+        grid(("DIN [K]", "Donor code", "Donor eligibility"), rows),
+    ]
     if data.warnings:
-        lines = [_p(warning, "warning") for warning in data.warnings]
-        story += [Spacer(0, 3 * mm), _boxed(lines, ALERT, 1.5)]
+        lines = [paragraph(warning, "warning") for warning in data.warnings]
+        story += [Spacer(0, 3 * mm), boxed(lines, ALERT, 1.5)]
     return story
 
 
@@ -212,19 +215,19 @@ def _tests(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     rows = []
     for t in data.tests:
         verdict = VERDICTS.get(t.verdict.strip().lower(), t.verdict.upper())
-        entered = f"{t.entered_by}\n{_when(t.entered_at, zone)}" if t.entered_by else "—"
+        entered = f"{t.entered_by}\n{local_time(t.entered_at, zone)}" if t.entered_by else "—"
         verdict_style = "fail" if verdict == "FAIL" else "verdict"
         rows.append(
             [
-                *_cells(t.title, t.specification, t.result or "—"),
-                _p(verdict, verdict_style),
-                *_cells(entered, _test_notes(t), style="small"),
+                *cells(t.title, t.specification, t.result or "—"),
+                paragraph(verdict, verdict_style),
+                *cells(entered, _test_notes(t), style="small"),
             ]
         )
     if not data.tests:
-        rows.append([_p("No release tests recorded"), "", "", "", "", ""])
+        rows.append([paragraph("No release tests recorded"), "", "", "", "", ""])
     head = ("Test", "Specification", "Result", "Verdict", "Entered", "Notes")
-    return [_p("Release testing", "heading"), _grid(head, rows, (30, 26, 22, 28, 33, 35))]
+    return [paragraph("Release testing", "heading"), grid(head, rows, (30, 26, 22, 28, 33, 35))]
 
 
 def _test_notes(t: CertificateTest) -> str:
@@ -239,7 +242,7 @@ def _test_notes(t: CertificateTest) -> str:
 
 def _bags(data: CertificateData) -> list[Flowable]:
     rows = [
-        _cells(
+        cells(
             b.code,
             b.division,
             f"{b.volume_ml:.1f}",
@@ -256,215 +259,54 @@ def _bags(data: CertificateData) -> list[Flowable]:
         f"{format_cells(viable)} viable CAR+ NK cells in all."
     )
     head = ("Bag", "Division", "Volume (mL)", "Viable CAR+ NK cells", "Total cells", "Dose level")
-    table = _grid(head, rows, (56, 18, 22, 30, 26, 22))
-    return [_p("Bags", "heading"), _p(summary, "lead"), table]
+    table = grid(head, rows, (56, 18, 22, 30, 26, 22))
+    return [paragraph("Bags", "heading"), paragraph(summary, "lead"), table]
 
 
 def _deviations(data: CertificateData) -> list[Flowable]:
     if not data.deviations:
-        return [_p("Deviations", "heading"), _p("No deviations recorded.")]
-    rows = [_cells(str(d.sequence), d.step, d.reason) for d in data.deviations]
-    table = _grid(("No.", "Step", "Deviation"), rows, (14, 50, 110))
-    return [_p("Deviations", "heading"), table]
+        return [paragraph("Deviations", "heading"), paragraph("No deviations recorded.")]
+    rows = [cells(str(d.sequence), d.step, d.reason) for d in data.deviations]
+    table = grid(("No.", "Step", "Deviation"), rows, (14, 50, 110))
+    return [paragraph("Deviations", "heading"), table]
 
 
 def _release_conditions(data: CertificateData) -> list[Flowable]:
     """The boxes a reader must not miss: results still pending, an exceptional release."""
     story: list[Flowable] = []
     if data.pending_tests:
-        lines = [_p("CONDITIONAL RELEASE", "box_title")]
-        lines.append(_p("These results were still pending when the lot was released:"))
-        lines += [_p(f"• {title}", "bold") for title in data.pending_tests]
-        story += [Spacer(0, 4 * mm), _boxed(lines, ALERT, 1.5)]
+        lines = [paragraph("CONDITIONAL RELEASE", "box_title")]
+        lines.append(paragraph("These results were still pending when the lot was released:"))
+        lines += [paragraph(f"• {title}", "bold") for title in data.pending_tests]
+        story += [Spacer(0, 4 * mm), boxed(lines, ALERT, 1.5)]
     if data.exceptional:
         physician, request, justification = data.exceptional
         lines = [
-            _p("EXCEPTIONAL RELEASE", "box_title"),
-            *_cells(
+            paragraph("EXCEPTIONAL RELEASE", "box_title"),
+            *cells(
                 f"Requesting physician: {physician}",
                 f"Physician's request: {request}",
                 f"Justification: {justification}",
             ),
         ]
-        story += [Spacer(0, 4 * mm), _boxed(lines, ALERT, 1.5)]
+        story += [Spacer(0, 4 * mm), boxed(lines, ALERT, 1.5)]
     return story
 
 
 def _signature(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     sig = data.signature
-    signed = _when(sig.signed_at, zone, seconds=True)
+    signed = local_time(sig.signed_at, zone, seconds=True)
     manifestation = (
         f"Electronically signed by {sig.printed_name} ({sig.username}) on {signed} — "
         f"Meaning: {sig.meaning}"
     )
-    lines = [_p(f"Disposition: {data.disposition}", "box_title"), _p(manifestation)]
+    lines = [paragraph(f"Disposition: {data.disposition}", "box_title"), paragraph(manifestation)]
     if sig.reason:
-        lines.append(_p(f"Reason: {sig.reason}"))
-    lines.append(_p(f"Content SHA-256: {data.content_checksum}", "mono"))
+        lines.append(paragraph(f"Reason: {sig.reason}"))
+    lines.append(paragraph(f"Content SHA-256: {data.content_checksum}", "mono"))
     return [
-        _p("Disposition and signature", "heading"),
-        _boxed(lines, colors.black, 1),
+        paragraph("Disposition and signature", "heading"),
+        boxed(lines, colors.black, 1),
         Spacer(0, 5 * mm),
-        _p(data.investigational_statement, "bold"),
+        paragraph(data.investigational_statement, "bold"),
     ]
-
-
-# --- building blocks ---------------------------------------------------------------------------
-
-
-def _style(name: str, font: str = FONT, size: float = 8.5, **extra) -> ParagraphStyle:
-    return ParagraphStyle(name, fontName=font, fontSize=size, leading=size * 1.25, **extra)
-
-
-STYLES = {
-    "title": _style("title", BOLD, 16, spaceAfter=4 * mm),
-    "heading": _style("heading", BOLD, 11, spaceBefore=5 * mm, spaceAfter=2 * mm, keepWithNext=1),
-    "label": _style("label", BOLD),
-    "value": _style("value"),
-    "body": _style("body"),
-    "lead": _style("lead", spaceAfter=2 * mm, keepWithNext=1),
-    "bold": _style("bold", BOLD),
-    "head": _style("head", BOLD, 8),
-    "small": _style("small", size=7.5),
-    "mono": _style("mono", MONO, 7.5, wordWrap="CJK"),
-    "verdict": _style("verdict", BOLD, 7.5),
-    "fail": _style("fail", BOLD, 7.5, textColor=ALERT),
-    "warning": _style("warning", BOLD, 10.5, textColor=ALERT),
-    "box_title": _style("box_title", BOLD, 11, spaceAfter=1 * mm),
-}
-
-
-def _p(text: str, style: str = "body") -> Paragraph:
-    """A paragraph of plain text: markup characters escaped, line breaks kept."""
-    return Paragraph(escape(text).replace("\n", "<br/>"), STYLES[style])
-
-
-def _cells(*texts: str, style: str = "body") -> list[Paragraph]:
-    return [_p(text, style) for text in texts]
-
-
-def _grid(head: tuple[str, ...], rows: list[list], widths_mm=(70, 50, 54)) -> Table:
-    """A ruled table whose header row repeats on every page it runs onto."""
-    table = Table(
-        [_cells(*head, style="head"), *rows],
-        colWidths=[w * mm for w in widths_mm],
-        repeatRows=1,
-        splitInRow=1,
-    )
-    table.setStyle(
-        [
-            ("GRID", (0, 0), (-1, -1), 0.4, RULE),
-            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-        ]
-    )
-    return table
-
-
-def _boxed(flowables: list[Flowable], colour, width: float) -> Table:
-    table = Table([[f] for f in flowables], colWidths=[BODY_WIDTH], splitInRow=1)
-    table.setStyle(
-        [
-            ("BOX", (0, 0), (-1, -1), width, colour),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
-            ("TOPPADDING", (0, 0), (0, 0), 2.5 * mm),
-            ("BOTTOMPADDING", (0, -1), (-1, -1), 2.5 * mm),
-        ]
-    )
-    return table
-
-
-class _DinWithCheck(Flowable):
-    """The DIN in its groups with the keyboard check character K in a box beside it."""
-
-    SIZE = 9.5
-    PAD = 1.6
-
-    def __init__(self, din: str, check: str) -> None:
-        super().__init__()
-        self.text, self.check = eye_readable_din(din), check
-        self.text_width = pdfmetrics.stringWidth(self.text, BOLD, self.SIZE)
-        check_width = max(pdfmetrics.stringWidth(check, BOLD, self.SIZE), self.SIZE * 0.7)
-        self.box = check_width + 2 * self.PAD
-        self.width, self.height = self.text_width + 4 + self.box, self.SIZE + 2 * self.PAD
-
-    def wrap(self, available_width, available_height):
-        return self.width, self.height
-
-    def draw(self) -> None:
-        canvas, baseline = self.canv, self.PAD + self.SIZE * 0.18
-        canvas.setFont(BOLD, self.SIZE)
-        canvas.drawString(0, baseline, self.text)
-        left = self.text_width + 4
-        canvas.setLineWidth(0.8)
-        canvas.rect(left, 0, self.box, self.height, stroke=1, fill=0)
-        canvas.drawCentredString(left + self.box / 2, baseline, self.check)
-
-
-class _NumberedCanvas(Canvas):
-    """Holds each page until the end, then stamps every footer with the true page count."""
-
-    def __init__(self, *args, footer: tuple[str, str], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._footer = footer
-        self._held: list[dict] = []
-
-    def showPage(self) -> None:
-        self._held.append(dict(self.__dict__))
-        self._startPage()
-
-    def save(self) -> None:
-        total = len(self._held)
-        for state in self._held:
-            self.__dict__.update(state)
-            self._draw_footer(total)
-            super().showPage()
-        super().save()
-
-    def _draw_footer(self, total: int) -> None:
-        identity, checksum = self._footer
-        width = A4[0]
-        self.saveState()
-        self.setStrokeColor(RULE)
-        self.setLineWidth(0.4)
-        self.line(MARGIN, MARGIN + 4 * mm, width - MARGIN, MARGIN + 4 * mm)
-        self.setFont(FONT, 8)
-        self.drawString(MARGIN, MARGIN, identity)
-        self.drawRightString(width - MARGIN, MARGIN, f"Page {self._pageNumber} of {total}")
-        self.setFont(MONO, 7)
-        self.drawString(MARGIN, MARGIN - 4 * mm, f"Content SHA-256: {checksum}")
-        self.restoreState()
-
-
-# --- fonts and times ---------------------------------------------------------------------------
-
-
-@functools.cache
-def _register_fonts() -> None:
-    """Vera from reportlab's own font folder (found by name), registered once per process."""
-    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
-    pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{name!r} is not a known time zone; set the facility time zone to an IANA name "
-            "such as 'Europe/London' before printing the certificate.",
-            field="timezone",
-        ) from exc
-
-
-def _when(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
-    """Local date and 24-hour time with the zone's abbreviation: '2026-03-14 09:30 GMT'."""
-    if moment is None:
-        return "Not recorded"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"

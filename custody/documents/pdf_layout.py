@@ -1,0 +1,192 @@
+"""Building blocks of the tracker's A4 documents: fonts, styles, ruled tables, boxes, the DIN
+with its check character, a footer that knows the page count, and local times with their zone.
+
+Text is set in Bitstream Vera, which reportlab ships: the standard PDF fonts lack "≥" and
+"≤", which specifications use. Every string goes through `escape` before it reaches a
+Paragraph: ISBT 128 data contains `<`, `&` and `=`, and reportlab reads an unescaped `<` as
+markup and drops the text.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, Table
+
+from custody.domain.errors import ValidationFailed
+from custody.domain.isbt128 import eye_readable_din
+
+FONT, BOLD, MONO = "CertificateSans", "CertificateSans-Bold", "Courier"
+MARGIN = 18 * mm
+BODY_WIDTH = A4[0] - 2 * MARGIN
+ALERT = colors.HexColor("#b00020")
+RULE = colors.HexColor("#9e9e9e")
+SHADE = colors.HexColor("#eeeeee")
+
+
+def _style(name: str, font: str = FONT, size: float = 8.5, **extra) -> ParagraphStyle:
+    return ParagraphStyle(name, fontName=font, fontSize=size, leading=size * 1.25, **extra)
+
+
+STYLES = {
+    "title": _style("title", BOLD, 16, spaceAfter=4 * mm),
+    "heading": _style("heading", BOLD, 11, spaceBefore=5 * mm, spaceAfter=2 * mm, keepWithNext=1),
+    "label": _style("label", BOLD),
+    "value": _style("value"),
+    "body": _style("body"),
+    "lead": _style("lead", spaceAfter=2 * mm, keepWithNext=1),
+    "bold": _style("bold", BOLD),
+    "head": _style("head", BOLD, 8),
+    "small": _style("small", size=7.5),
+    "mono": _style("mono", MONO, 7.5, wordWrap="CJK"),
+    "verdict": _style("verdict", BOLD, 7.5),
+    "fail": _style("fail", BOLD, 7.5, textColor=ALERT),
+    "warning": _style("warning", BOLD, 10.5, textColor=ALERT),
+    "box_title": _style("box_title", BOLD, 11, spaceAfter=1 * mm),
+}
+
+
+def paragraph(text: str, style: str = "body") -> Paragraph:
+    """A paragraph of plain text: markup characters escaped, line breaks kept."""
+    return Paragraph(escape(text).replace("\n", "<br/>"), STYLES[style])
+
+
+def cells(*texts: str, style: str = "body") -> list[Paragraph]:
+    return [paragraph(text, style) for text in texts]
+
+
+def grid(head: tuple[str, ...], rows: list[list], widths_mm=(70, 50, 54)) -> Table:
+    """A ruled table whose header row repeats on every page it runs onto."""
+    table = Table(
+        [cells(*head, style="head"), *rows],
+        colWidths=[w * mm for w in widths_mm],
+        repeatRows=1,
+        splitInRow=1,
+    )
+    table.setStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+            ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ]
+    )
+    return table
+
+
+def boxed(flowables: list[Flowable], colour, width: float) -> Table:
+    table = Table([[f] for f in flowables], colWidths=[BODY_WIDTH], splitInRow=1)
+    table.setStyle(
+        [
+            ("BOX", (0, 0), (-1, -1), width, colour),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
+            ("TOPPADDING", (0, 0), (0, 0), 2.5 * mm),
+            ("BOTTOMPADDING", (0, -1), (-1, -1), 2.5 * mm),
+        ]
+    )
+    return table
+
+
+class DinWithCheck(Flowable):
+    """The DIN in its groups with the keyboard check character K in a box beside it."""
+
+    SIZE = 9.5
+    PAD = 1.6
+
+    def __init__(self, din: str, check: str) -> None:
+        super().__init__()
+        self.text, self.check = eye_readable_din(din), check
+        self.text_width = pdfmetrics.stringWidth(self.text, BOLD, self.SIZE)
+        check_width = max(pdfmetrics.stringWidth(check, BOLD, self.SIZE), self.SIZE * 0.7)
+        self.box = check_width + 2 * self.PAD
+        self.width, self.height = self.text_width + 4 + self.box, self.SIZE + 2 * self.PAD
+
+    def wrap(self, available_width, available_height):
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canvas, baseline = self.canv, self.PAD + self.SIZE * 0.18
+        canvas.setFont(BOLD, self.SIZE)
+        canvas.drawString(0, baseline, self.text)
+        left = self.text_width + 4
+        canvas.setLineWidth(0.8)
+        canvas.rect(left, 0, self.box, self.height, stroke=1, fill=0)
+        canvas.drawCentredString(left + self.box / 2, baseline, self.check)
+
+
+class NumberedCanvas(Canvas):
+    """Holds each page until the end, then stamps every footer with the true page count."""
+
+    def __init__(self, *args, footer: tuple[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._footer = footer
+        self._held: list[dict] = []
+
+    def showPage(self) -> None:
+        self._held.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._held)
+        for state in self._held:
+            self.__dict__.update(state)
+            self._draw_footer(total)
+            super().showPage()
+        super().save()
+
+    def _draw_footer(self, total: int) -> None:
+        identity, checksum = self._footer
+        width = A4[0]
+        self.saveState()
+        self.setStrokeColor(RULE)
+        self.setLineWidth(0.4)
+        self.line(MARGIN, MARGIN + 4 * mm, width - MARGIN, MARGIN + 4 * mm)
+        self.setFont(FONT, 8)
+        self.drawString(MARGIN, MARGIN, identity)
+        self.drawRightString(width - MARGIN, MARGIN, f"Page {self._pageNumber} of {total}")
+        self.setFont(MONO, 7)
+        self.drawString(MARGIN, MARGIN - 4 * mm, f"Content SHA-256: {checksum}")
+        self.restoreState()
+
+
+# --- fonts and times ---------------------------------------------------------------------------
+
+
+@functools.cache
+def register_fonts() -> None:
+    """Vera from reportlab's own font folder (found by name), registered once per process."""
+    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
+    pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+
+
+def zone_named(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed(
+            f"{name!r} is not a known time zone; set the facility time zone to an IANA name "
+            "such as 'Europe/London' before printing the certificate.",
+            field="timezone",
+        ) from exc
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """Local date and 24-hour time with the zone's abbreviation: '2026-03-14 09:30 GMT'."""
+    if moment is None:
+        return "Not recorded"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
