@@ -69,7 +69,9 @@ def certificate_pdf(lot_number: str) -> tuple[bytes, str]:
     if lot is None:
         raise NotFound(f"No lot {lot_number} is known here.", lot=lot_number)
     decision = latest_decision(lot)
-    if decision is None or decision.certificate_pdf is None:
+    if decision is None or decision.certificate_pdf is None or decision.invalidated_at:
+        # A lot back in quarantine has no certificate in force: the one its withdrawn
+        # signature issued must not travel on as if it still held.
         raise IllegalTransition(
             f"Lot {lot_number} is in quarantine: a certificate is issued when QA releases or "
             "rejects it.",
