@@ -4,8 +4,9 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from custody.web import lab_pages, session_pages, shipment_pages
+    from custody.web import lab_pages, qa_pages, session_pages, shipment_pages
 
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(lab_pages.bp)
     app.register_blueprint(shipment_pages.bp)
+    app.register_blueprint(qa_pages.bp)

@@ -1,0 +1,232 @@
+"""QA's pages: the review queue with open quality alerts, and a lot's review page.
+
+Both are rendered on the server from the same read models the API answers with
+(`review_queue`, `lot_quality`, `lot_detail`), so a page and a scripted client see the same
+verdicts, problems and signatures. Every write (a result, a correction, an acknowledgement,
+the signed disposition) goes through the JSON API from `static/js/qa_lot.js`: the page
+offers only what the API would accept and shows the API's refusal in its own words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from custody.domain import isbt128
+from custody.domain.errors import NotFound
+from custody.domain.release_rules import ACTIONS
+from custody.extensions import db
+from custody.models import Lot, ReleaseDecision
+from custody.models.accounts import Role
+from custody.services.audit_review import recent_entries
+from custody.services.bag_queries import list_bags, lot_detail
+from custody.services.quality_alerts import list_alerts
+from custody.services.release_queries import lot_quality, review_queue
+
+bp = Blueprint("qa", __name__, template_folder="../templates")
+
+SIGNERS = frozenset({Role.QA})
+# Who the results API accepts (custody.services.qc_results.ENTERERS).
+ENTERERS = frozenset({Role.TECHNICIAN, Role.QA, Role.ADMIN})
+LOT_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
+ACTION_LABELS = {
+    "release": "Release",
+    "conditional_release": "Conditional release",
+    "reject": "Reject",
+    "quarantine": "Return to quarantine",
+}
+VERDICT_WORDS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "pending": "PENDING",
+    "at allocation": "AT ALLOCATION",
+}
+# A lot's bags on one page; beyond this the API lists them (`/api/v1/bags?lot=`).
+MAX_BAGS = 500
+# Audit entries per record shown on the lot page; the API's audit review has the rest.
+MAX_AUDIT = 100
+
+
+@bp.get("/qa")
+@login_required
+def queue():
+    """Lots awaiting QA, and the open quality alerts above them: any role may look."""
+    zone = _zone()
+    alerts = [{**a, "raised": moment(a["raised_at"], zone)} for a in list_alerts(open_only=True)]
+    return render_template(
+        "qa/queue.html", queue=review_queue(), alerts=alerts, can_sign=current_user.role in SIGNERS
+    )
+
+
+@bp.get("/qa/lots/<lot>")
+@login_required
+def lot_page(lot: str):
+    if not LOT_NUMBER.fullmatch(lot):
+        raise NotFound(f"No lot {lot[:40]!r} is known here.", lot=lot[:40])
+    zone = _zone()
+    detail = lot_detail(lot)
+    quality = lot_quality(lot)
+    decisions = [_decision(d, zone) for d in quality["decisions"]]
+    latest = decisions[0] if decisions else None
+    return render_template(
+        "qa/lot.html",
+        lot=detail,
+        quality=quality,
+        tests=[_test_row(t, zone) for t in quality["tests"]],
+        donations=[_donation(d, zone) for d in detail["donations"]],
+        bags=list_bags(lot=lot, limit=MAX_BAGS),
+        max_bags=MAX_BAGS,
+        steps=[_step(s, zone) for s in detail["steps"]],
+        decisions=decisions,
+        # A certificate whose signature no longer holds is not offered as the lot's certificate.
+        certificate=latest
+        if latest and latest["certificate_number"] and latest["signature_valid"]
+        else None,
+        alerts=[{**a, "raised": moment(a["raised_at"], zone)} for a in quality["alerts"]],
+        history=audit_history(lot, quality, zone),
+        actions=signing_actions(quality["status"]),
+        pending_choices=[t for t in quality["tests"] if t["may_be_pending"] and not t["result"]],
+        can_sign=current_user.role in SIGNERS,
+        can_enter=current_user.role in ENTERERS,
+        times={k: moment(detail[k], zone) for k in ("manufactured_at", "expires_at")},
+    )
+
+
+def signing_actions(status: str) -> list[dict[str, Any]]:
+    """The dispositions QA may sign from the lot's status, from the one table the service
+    enforces, so the dialog never offers what the server would refuse as illegal."""
+    return [
+        {
+            "action": name,
+            "label": ACTION_LABELS[name],
+            "meaning": rule.meaning,
+            "reason_required": rule.reason_required,
+        }
+        for name, rule in ACTIONS.items()
+        if status in rule.from_dispositions
+    ]
+
+
+def moment(value: datetime | str | None, zone: ZoneInfo) -> dict[str, str] | None:
+    """A moment in the site's local time (with its zone named) and in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # audit entries keep fixed-width UTC text
+        value = datetime.fromisoformat(value)
+    return {
+        "iso": value.isoformat(),
+        "local": value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "utc": value.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CUSTODY_TIMEZONE"])
+
+
+def _test_row(test: dict, zone: ZoneInfo) -> dict:
+    """A test with its results in the order they were entered: the corrected values first
+    (shown struck through), then the one in force."""
+    entries = [*test["history"], *([test["result"]] if test["result"] else [])]
+    return {
+        **test,
+        "verdict_words": VERDICT_WORDS.get(test["verdict"], test["verdict"].upper()),
+        "entries": [{**e, "entered": moment(e["entered_at"], zone)} for e in entries],
+    }
+
+
+def _donation(donation: dict, zone: ZoneInfo) -> dict:
+    return {
+        **donation,
+        "check_character": isbt128.check_character(donation["din"]),
+        "collected": moment(donation["collected_at"], zone),
+    }
+
+
+def _step(step: dict, zone: ZoneInfo) -> dict:
+    return {
+        **step,
+        "started": moment(step["started_at"], zone),
+        "ended": moment(step["ended_at"], zone),
+    }
+
+
+def _decision(decision: dict, zone: ZoneInfo) -> dict:
+    return {**decision, "signed": moment(decision["signature"]["signed_at"], zone)}
+
+
+# --- the audit history of the lot -------------------------------------------------------------
+
+
+def audit_history(lot_number: str, quality: dict, zone: ZoneInfo) -> list[dict]:
+    """Audit entries of the lot itself, its QC results and its signed decisions, newest first.
+
+    Each record's entries are one indexed look-up (record type and id), so the cost grows with
+    the lot's own records, never with the size of the trail.
+    """
+    lot_id = db.session.scalar(select(Lot.id).where(Lot.lot_number == lot_number))
+    decision_ids = db.session.scalars(
+        select(ReleaseDecision.id).where(ReleaseDecision.lot_id == lot_id)
+    ).all()
+    result_ids = {
+        e["id"] for t in quality["tests"] for e in [*t["history"], t["result"] or {"id": None}]
+    } - {None}
+    records = [
+        ("lots", lot_id),
+        *(("qc_results", rid) for rid in sorted(result_ids)),
+        *(("release_decisions", did) for did in decision_ids),
+    ]
+    entries = [
+        entry
+        for record_type, record_id in records
+        for entry in recent_entries(MAX_AUDIT, record_type=record_type, record_id=str(record_id))
+    ]
+    entries.sort(key=lambda e: e.id, reverse=True)
+    return [_audit_row(e, zone) for e in entries[:MAX_AUDIT]]
+
+
+def _audit_row(entry, zone: ZoneInfo) -> dict:
+    return {
+        "id": entry.id,
+        "when": moment(entry.occurred_at, zone),
+        "actor": entry.actor,
+        "action": entry.action,
+        "record": entry.record_key or f"{entry.record_type} {entry.record_id}",
+        "reason": entry.reason,
+        "changes": change_words(entry.action, entry.changes),
+    }
+
+
+def change_words(action: str, changes: str) -> list[str]:
+    """`{"field": [old, new]}` as lines a reviewer reads: 'disposition: quarantine → released'.
+    A new record lists what it was created with; nothing of a change is left out."""
+    try:
+        fields = json.loads(changes)
+    except ValueError:
+        return [changes]
+    lines = []
+    for field, pair in fields.items():
+        old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+        if action == "create":
+            if new is not None and new != "":
+                lines.append(f"{field}: {_value(new)}")
+        elif action == "delete":
+            lines.append(f"{field}: {_value(old)} (deleted)")
+        else:
+            lines.append(f"{field}: {_value(old)} → {_value(new)}")
+    return lines
+
+
+def _value(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

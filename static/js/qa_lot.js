@@ -1,0 +1,129 @@
+/* QA pages: every form posts its fields as JSON to the API, and the page reloads to show what
+ * the server recorded; a refusal is shown in the API's own words, next to the form.
+ * The signing dialog shows only the fields the chosen disposition takes. */
+(function () {
+  "use strict";
+
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body)
+    }).catch(function () {
+      throw new Error("The server could not be reached. Nothing was saved: check the network and try again.");
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok) { return data; }
+        var error = (data && data.error) || {};
+        throw new Error(error.message || "The server answered " + response.status + ". Nothing was saved.");
+      });
+    });
+  }
+
+  /* The form's enabled fields as the API takes them: `name[]` checkboxes make a list. */
+  function fields(form) {
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.matches(":disabled")) { return; }
+      var name = el.name.replace(/\[\]$/, "");
+      if (el.type === "checkbox" && name !== el.name) {
+        body[name] = body[name] || [];
+        if (el.checked) { body[name].push(el.value); }
+      } else if (el.type === "checkbox") {
+        body[name] = el.checked;
+      } else if (el.type === "radio") {
+        if (el.checked) { body[name] = el.value; }
+      } else {
+        body[name] = el.type === "password" ? el.value : el.value.trim();
+      }
+    });
+    return body;
+  }
+
+  /* A result is a number or words, as the chosen test's specification judges it; a test
+   * typed by hand (no specification yet) is a number when it reads as one. */
+  function resultValue(form, body) {
+    if (!("value" in body)) { return; }
+    var test = form.elements.test;
+    var option = test.selectedOptions && test.selectedOptions[0];
+    var kind = option ? option.dataset.kind : "";
+    var value = body.value, number = Number(value.replace(",", "."));
+    var numeric = value !== "" && isFinite(number);
+    delete body.value;
+    if (kind === "numeric" && !numeric) {
+      throw new Error("This test takes a number: enter the value (e.g. 91.5 or 2.4e9).");
+    }
+    if (kind === "numeric" || (!kind && numeric)) { body.value_numeric = number; } else { body.value_text = value; }
+  }
+
+  function submit(form, event) {
+    event.preventDefault();
+    var error = form.querySelector(".form-error");
+    var button = form.querySelector('button[type="submit"]');
+    error.textContent = "";
+    var body = fields(form);
+    // Path parts (the test of a correction) come from the form and leave the body.
+    var url = form.dataset.url.replace(/FIELD-(\w+)/g, function (_, key) {
+      var part = body[key];
+      delete body[key];
+      return encodeURIComponent(part || "");
+    });
+    try { resultValue(form, body); } catch (problem) { error.textContent = problem.message; return; }
+    button.disabled = true;
+    post(url, body).then(function () {
+      window.location.reload();
+    }, function (failure) {
+      error.textContent = failure.message;
+      button.disabled = false;
+      var password = form.querySelector('input[type="password"]');
+      if (password) { password.value = ""; password.focus(); }
+    });
+  }
+
+  document.querySelectorAll("form.api-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) { submit(form, event); });
+  });
+
+  /* ---- the signing dialog ---- */
+
+  var dialog = document.getElementById("sign-dialog");
+  if (!dialog) { return; }
+  var form = dialog.querySelector("form");
+  var exceptional = document.getElementById("sign-exceptional");
+
+  function chosen() { return form.querySelector('input[name="action"]:checked'); }
+
+  function show(id, on) {
+    var node = document.getElementById(id);
+    if (node) { node.hidden = !on; node.disabled = !on; }
+  }
+
+  function update() {
+    var radio = chosen(), action = radio.value;
+    var reasonRequired = radio.dataset.reasonRequired === "yes";
+    document.getElementById("sign-meaning").textContent = radio.dataset.meaning;
+    document.getElementById("sign-reason").required = reasonRequired;
+    document.getElementById("sign-reason-hint").textContent = reasonRequired ? "(required)" : "(optional)";
+    show("pending-box", action === "conditional_release");
+    show("exceptional-box", action === "release");
+    show("exceptional-fields", action === "release" && exceptional.checked);
+    show("statements-box", action === "release" || action === "conditional_release");
+  }
+
+  document.querySelectorAll(".sign-open").forEach(function (button) {
+    button.addEventListener("click", function () {
+      form.reset();
+      form.querySelector('input[name="action"][value="' + button.dataset.action + '"]').checked = true;
+      form.querySelector(".form-error").textContent = "";
+      update();
+      dialog.showModal();
+      chosen().focus();
+    });
+  });
+  form.querySelectorAll('input[name="action"]').forEach(function (radio) { radio.addEventListener("change", update); });
+  exceptional.addEventListener("change", update);
+  dialog.querySelector("[data-close]").addEventListener("click", function () { dialog.close(); });
+})();
