@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from custody.domain.errors import IllegalTransition, SignatureRefused, ValidationFailed
 from custody.domain.release_rules import (
@@ -91,15 +92,15 @@ def decide(
         lot = locked_lot(lot_number)
         rule = disposition_action(request.action, lot.disposition.value, lot_number)
         results = current_results(lot)
-        _check_request(lot, rule, request, results, settings.segregation, user)
-        decision = _signed_decision(user, lot, rule, request, results)
+        check_request(lot, rule, request, results, settings.segregation, user)
+        decision = signed_decision(user, lot, rule, request, results)
         lot.disposition = Disposition(rule.disposition)
         if rule.disposition != Disposition.QUARANTINE:
             issue_certificate(decision, lot, settings.certificate)
     return decision
 
 
-def _check_request(
+def check_request(
     lot: Lot,
     rule: DispositionAction,
     request: DispositionRequest,
@@ -212,19 +213,24 @@ def _check_segregation(lot: Lot, results: list[QcResult], user: User) -> None:
         )
 
 
-def _signed_decision(
+def signed_decision(
     user: User,
     lot: Lot,
     rule: DispositionAction,
     request: DispositionRequest,
     results: list[QcResult],
+    now: datetime | None = None,
+    previous_disposition: str | None = None,
 ) -> ReleaseDecision:
-    now = utcnow()
+    """The decision and its signature over the lot's content, inside the caller's transaction,
+    once `check_request` has passed. `now` and `previous_disposition` are for loaders of past
+    records (the demo), which write lots with their final disposition."""
+    now = now or utcnow()
     pending = sorted({t.strip() for t in request.pending_tests if t.strip()})
     decision = ReleaseDecision(
         lot_id=lot.id,
         disposition=rule.disposition,
-        previous_disposition=lot.disposition.value,
+        previous_disposition=previous_disposition or lot.disposition.value,
         reason=request.reason.strip(),
         exceptional=request.exceptional,
         physician=request.physician.strip(),

@@ -71,7 +71,7 @@ def create_specification(user: User, request: SpecificationRequest) -> QcSpecifi
             notes=request.notes.strip(),
             created_by_id=user.id,
         )
-        spec.items.extend(_item(n, c) for n, c in enumerate(request.tests, start=1))
+        spec.items.extend(spec_item(n, c) for n, c in enumerate(request.tests, start=1))
         db.session.add(spec)
     return spec
 
@@ -89,7 +89,7 @@ def _check_tests(tests: Sequence[Criterion]) -> None:
         check_criterion(test)
 
 
-def _item(sequence: int, c: Criterion) -> QcSpecItem:
+def spec_item(sequence: int, c: Criterion) -> QcSpecItem:
     return QcSpecItem(
         sequence=sequence,
         test=c.test.strip(),
@@ -114,6 +114,9 @@ def approve_specification(
     reauthenticate(user, username, password, max_failures)
     race = "Someone approved a version of this specification at the same moment; look again."
     with write(user, f"specification {pdc} v{version} approved", race):
+        # Every version of the product, locked in one order: two approvals at once queue here,
+        # so the second sees the first's result instead of both retiring the old version.
+        _lock_versions(pdc)
         spec = _specification(pdc, version, lock=True)
         if spec.status is not SpecificationStatus.DRAFT:
             raise IllegalTransition(
@@ -129,6 +132,15 @@ def approve_specification(
         spec.approved_at = now
         spec.approval_signature = signature
     return spec
+
+
+def _lock_versions(pdc: str) -> None:
+    db.session.execute(
+        select(QcSpecification.id)
+        .where(QcSpecification.product_description_code == pdc.strip().upper())
+        .order_by(QcSpecification.version)
+        .with_for_update()
+    ).all()
 
 
 def _retire_approved(pdc: str) -> None:

@@ -7,6 +7,7 @@ the determinism test loads it a second time into the test's fresh database and c
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections import defaultdict
 from itertools import pairwise
@@ -15,8 +16,9 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from custody import create_app
-from custody.domain import isbt128
+from custody.domain import eligibility, isbt128
 from custody.domain.bag_lifecycle import RELEASED_DISPOSITIONS, TRANSITIONS
+from custody.domain.release_rules import content_hash, result_problems
 from custody.extensions import db
 from custody.models import (
     Allocation,
@@ -34,15 +36,31 @@ from custody.models import (
     LocationKind,
     Lot,
     MaterialKind,
+    QcResult,
+    QualityAlert,
+    ReleaseDecision,
+    Role,
     Shipment,
     ShipmentDiscrepancy,
     ShipmentItem,
     ShipmentStatus,
     ShipmentTemperature,
+    Signature,
     StorageLocation,
 )
 from custody.services.audit_verify import verify_trail
+from custody.services.certificates import certificate_pdf
 from custody.services.demo import load_demo
+from custody.services.lot_quality import (
+    all_results,
+    criteria_of,
+    current_results,
+    latest_decision,
+    readings_of,
+)
+from custody.services.release import signature_status
+from custody.services.release_queries import review_queue
+from custody.services.specifications import current_specification, specification_content
 from tests.conftest import PG_URL, _drop_pg_database, _migrate, _recreate_pg_database, _worker
 
 # Everything the demo writes except accounts (salted password hashes) and the audit trail.
@@ -64,9 +82,16 @@ DEMO_TABLES = (
     "recipients",
     "allocations",
     "infusions",
+    "qc_specifications",
+    "qc_spec_items",
+    "qc_results",
+    "signatures",
+    "release_decisions",
+    "quality_alerts",
 )
 PATIENT_SIDE = {"released", "allocated", "shipped", "received", "thawed", "verified", "infused"}
 ALLOCATED = {"allocated", "shipped", "received", "thawed", "verified", "infused"}
+TOWARDS_PATIENT = {"release", "allocate", "pack", "handoff", "thaw", "verify", "infuse"}
 
 
 def _digest() -> str:
@@ -137,24 +162,34 @@ def test_every_bag_history_follows_the_life_cycle_table(demo):
         assert chain[-1].to_status == bags[bag_id].status.value
 
 
-def test_lot_disposition_gates_what_its_bags_reached(demo):
+def test_bags_moved_towards_a_patient_only_while_qa_had_released_their_lot(demo):
+    """Every step towards a patient falls inside a releasing decision's life: after QA signed
+    it and before it was withdrawn. A bag still on the patient side belongs to a lot that is
+    released, or one QA's signature was withdrawn from after the bag got there (the alert)."""
+    decisions = defaultdict(list)
+    for decision in db.session.scalars(select(ReleaseDecision)):
+        if decision.disposition in RELEASED_DISPOSITIONS:
+            decisions[decision.lot_id].append(decision)
     for bag in db.session.scalars(select(Bag)):
         disposition = bag.lot.disposition.value
-        if bag.status.value in PATIENT_SIDE:
-            assert disposition in RELEASED_DISPOSITIONS, bag.code
+        if bag.status.value in PATIENT_SIDE and disposition not in RELEASED_DISPOSITIONS:
+            assert any(d.invalidated_at for d in decisions[bag.lot_id]), bag.code
         if disposition == "rejected":
             assert bag.status.value in {"rejected", "discarded"}, bag.code
         if bag.status.value == "rejected":
             assert disposition == "rejected", bag.code
     towards_patient = (
-        select(CustodyEvent.action, Lot.disposition)
+        select(CustodyEvent.action, CustodyEvent.occurred_at, Bag.lot_id, Bag.code)
         .join(Bag, CustodyEvent.bag_id == Bag.id)
-        .join(Lot, Bag.lot_id == Lot.id)
+        .where(CustodyEvent.action.in_(TOWARDS_PATIENT))
     )
-    for action, disposition in db.session.execute(
-        towards_patient.where(CustodyEvent.action.in_(["release", "allocate", "pack", "infuse"]))
-    ):
-        assert disposition.value in RELEASED_DISPOSITIONS, action
+    events = db.session.execute(towards_patient).all()
+    assert {action for action, *_ in events} == TOWARDS_PATIENT
+    for action, at, lot_id, code in events:
+        assert any(
+            d.decided_at <= at and (d.invalidated_at is None or at < d.invalidated_at)
+            for d in decisions[lot_id]
+        ), (code, action)
 
 
 def test_stored_bags_hold_one_position_each_and_time_out_of_storage_is_recorded(demo):
@@ -267,6 +302,120 @@ def test_audit_trail_verifies_after_loading(demo):
     assert report.ok and report.entries > 2000
     positions = select(func.count()).where(StorageLocation.kind == LocationKind.POSITION)
     assert db.session.scalar(positions) >= 200
+
+
+# --- QC results and QA's signed decisions -------------------------------------------------------
+
+
+def test_every_lot_holds_results_and_signed_decisions_that_fit_its_disposition(demo):
+    spec = current_specification("D0001")
+    seen = defaultdict(list)
+    for lot in db.session.scalars(select(Lot)):
+        assert lot.specification_id == spec.id
+        results, decision = current_results(lot), latest_decision(lot)
+        conditional = lot.disposition is Disposition.CONDITIONALLY_RELEASED
+        pending = decision.pending_tests if conditional else ()
+        problems = result_problems(criteria_of(lot), readings_of(results), pending)
+        story = _story(lot, decision, results, problems)
+        seen[lot.disposition].append(story)
+        if lot.disposition is Disposition.QUARANTINE:
+            assert decision is None or decision.invalidated_at is not None, lot.lot_number
+            continue
+        assert (decision.disposition, decision.invalidated_at) == (lot.disposition.value, None)
+        assert signature_status(decision) == (True, ""), lot.lot_number
+        pdf, number = certificate_pdf(lot.lot_number)
+        assert pdf.startswith(b"%PDF") and number == decision.certificate_number
+        assert hashlib.sha256(pdf).hexdigest() == decision.certificate_sha256
+    assert set(seen[Disposition.RELEASED]) == {"released in spec", "exceptional"}
+    assert set(seen[Disposition.CONDITIONALLY_RELEASED]) == {"sterility pending"}
+    assert set(seen[Disposition.REJECTED]) == {"rejected, OOS investigated"}
+    assert set(seen[Disposition.QUARANTINE]) == {"all in", "partly in", "reopened"}
+    ready = review_queue()[0]  # QA's next lot: every result in, nothing in the way
+    assert ready["status"] == "quarantine" and not ready["release_problems"]
+
+
+def _story(lot, decision, results, problems) -> str:
+    """What the lot's record says happened to it, in the words the assertions expect."""
+    oos = [r for r in results if r.within_spec is False]
+    investigated = bool(oos) and all(r.investigation_note for r in oos)
+    if lot.disposition is Disposition.RELEASED:
+        if decision.exceptional:
+            assert decision.physician and decision.physician_request and decision.justification
+            return "exceptional" if investigated else "exceptional, OOS not investigated"
+        return "released in spec" if not problems else f"released with {problems}"
+    if lot.disposition is Disposition.CONDITIONALLY_RELEASED:
+        entered = {r.test for r in results}
+        pending = decision.pending_tests == ["sterility"] and "sterility" not in entered
+        return "sterility pending" if pending and not problems and not oos else "?"
+    if lot.disposition is Disposition.REJECTED:
+        return "rejected, OOS investigated" if investigated else "?"
+    if decision is not None:
+        return "reopened"
+    assert results, lot.lot_number
+    return "all in" if not problems else "partly in"
+
+
+def test_signatures_verify_and_nobody_signs_a_lot_whose_results_they_entered(demo):
+    spec = current_specification("D0001")
+    approval = spec.approval_signature
+    content = {"record": "qc_specification", **specification_content(spec)}
+    assert approval.content_hash == content_hash(content) and approval.signer.role is Role.QA
+    assert spec.approved_at < min(db.session.scalars(select(Lot.manufactured_at)))
+    decisions = list(db.session.scalars(select(ReleaseDecision)))
+    assert len(decisions) == db.session.scalar(select(func.count()).select_from(Signature)) - 1
+    for decision in decisions:
+        if decision.invalidated_at is None:
+            assert signature_status(decision) == (True, "")
+        signer = decision.signature.signer
+        assert signer.role is Role.QA and decision.signature.printed_name == signer.full_name
+        lot = db.session.get(Lot, decision.lot_id)
+        assert signer.id not in {r.entered_by_id for r in all_results(lot)}
+        assert all(r.entered_at <= decision.decided_at for r in _signed_results(decision))
+
+
+def _signed_results(decision) -> list[QcResult]:
+    ids = [row[0] for row in json.loads(decision.signed_content)["results"]]
+    return [db.session.get(QcResult, i) for i in ids]
+
+
+def test_a_corrected_result_keeps_the_old_value_and_says_why(demo):
+    old = db.session.scalar(select(QcResult).where(QcResult.superseded_by_id.is_not(None)))
+    new = db.session.get(QcResult, old.superseded_by_id)
+    assert old.test == new.test and old.value_numeric != new.value_numeric
+    assert new.correction_reason and new.entered_at > old.entered_at and new.current
+    decision = latest_decision(db.session.get(Lot, new.lot_id))
+    assert new in _signed_results(decision) and old not in _signed_results(decision)
+
+
+def test_a_donor_not_fully_eligible_went_out_only_with_the_statements(demo):
+    decisions = db.session.scalars(
+        select(ReleaseDecision).where(ReleaseDecision.disposition.in_(RELEASED_DISPOSITIONS))
+    )
+    warned = [json.loads(d.signed_content) for d in decisions]
+    warned = [c for c in warned if c["donor_eligibility"] in ("incomplete", "ineligible")]
+    assert warned and all(eligibility.NOT_EVALUATED in c["warnings"] for c in warned)
+
+
+def test_positive_sterility_after_conditional_release_sent_the_lot_back_with_an_alert(demo):
+    (alert,) = db.session.scalars(select(QualityAlert))
+    lot = db.session.get(Lot, alert.lot_id)
+    result = db.session.get(QcResult, alert.result_id)
+    decision = latest_decision(lot)
+    assert lot.disposition is Disposition.QUARANTINE
+    assert decision.disposition == "conditionally_released" and decision.pending_tests
+    assert (result.test, result.value_text, result.within_spec) == ("sterility", "positive", False)
+    assert decision.decided_at < result.entered_at == decision.invalidated_at == alert.raised_at
+    assert signature_status(decision)[0] is False
+    assert {a["bag"] for a in alert.affected} == {b.code for b in lot.bags}
+    assert any(a["infused"] for a in alert.affected) and any(
+        a["status"] == "shipped" for a in alert.affected
+    )
+    later = select(func.count()).where(
+        CustodyEvent.bag_id.in_([b.id for b in lot.bags]),
+        CustodyEvent.occurred_at >= alert.raised_at,
+    )
+    assert db.session.scalar(later) == 0
+    assert lot.lot_number in {q["lot"] for q in review_queue() if q["reopened"]}
 
 
 def test_same_seed_gives_the_same_data(demo, app):

@@ -1,24 +1,35 @@
 """A realistic, deterministic demo data set: same seed, same data.
 
 One scale unit holds 4 donors (eligible, incomplete, ineligible), 8 collections received at
-the lab, 8 lots (two per disposition) with their batch records, 25 bags per lot spread over
-every state of the life cycle, the storage they sit in, shipments to the clinical site (one in
-transit, one with a missing bag, one with a temperature excursion), recipients, allocations
-and infusions: about a thousand custody events, so `--scale 100` gives about 10^5.
+the lab, 8 lots with their batch records, 25 bags per lot spread over every state of the life
+cycle, the storage they sit in, shipments to the clinical site (one in transit, one with a
+missing bag, one with a temperature excursion), recipients, allocations and infusions: about
+a thousand custody events, so `--scale 100` gives about 10^5.
+
+Every lot is judged by the one approved specification and holds the QC results reported by
+now; QA signed what its disposition says (two released, one of them exceptionally, and one
+with a corrected result; one conditionally released with sterility pending; two rejected),
+each with its certificate. Three lots wait in quarantine: one with every result in, one with
+results still coming, and one sent back by a positive sterility after its conditional release,
+with the alert naming its bags and recipients.
 
 Each bag walks a path through the life-cycle table: `bag_lifecycle.plan` is asked at every
-step, so the demo cannot hold a history the rules would refuse. Times come from fixed epochs
-and the seeded generator only. Rows are built in their final state and written in bulk, a few
-flushes per unit, so the audit trail records each row once.
+step, so the demo cannot hold a history the rules would refuse; each QA decision passes the
+release service's checks likewise. Times come from fixed epochs and the seeded generator only.
+Rows are built in their final state and written in bulk, a few flushes per unit, so the audit
+trail records each row once (a correction, a certificate and the alert update rows, as the
+services do).
 
 The work is split by side: `scenario` holds the tables, `storage` the freezer, `lab` donors to
-batch records, `journeys` each bag's path and shipment, `clinic` recipients to infusions.
+batch records, `journeys` each bag's path and shipment, `clinic` recipients to infusions,
+`quality` results, signatures, certificates and the alert.
 """
 
 from __future__ import annotations
 
 import random
 
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -34,7 +45,7 @@ from custody.models import (
     User,
 )
 from custody.services.audit_trail import acting_as
-from custody.services.demo import clinic, journeys, lab
+from custody.services.demo import clinic, journeys, lab, quality
 from custody.services.demo.clinic import DemoSummary
 from custody.services.demo.scenario import ACTOR, DEMO_ACCOUNTS, DEMO_PASSWORD, LAB, Unit
 from custody.services.demo.storage import build_storage
@@ -54,8 +65,10 @@ def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
         site = StorageLocation(code="LOC-SITE1", name=LAB, kind=LocationKind.SITE)
         db.session.add(site)
         shipments = _shipment_numbers()
+        pdc = current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
+        specification = quality.approved_specification(users, pdc)
         for number in range(scale):
-            unit = Unit(rng, number, users, trial)
+            unit = Unit(rng, number, users, trial, specification=specification)
             build_storage(unit, site)
             _build(unit, shipments)
             db.session.commit()
@@ -115,9 +128,11 @@ def _shipment_numbers():
 
 
 def _build(unit: Unit, shipment_codes) -> None:
-    """Donors, collections and lots of one unit, their bags' journeys, then the clinic side."""
+    """Donors, collections and lots of one unit, their bags' journeys, the clinic side, then
+    QC and QA (last: the alert must find every allocation and infusion already there)."""
     lots = lab.lots(unit)
     journeys.send(unit, lots, shipment_codes)
     db.session.add_all(unit.rows)
     db.session.flush()
     clinic.finish(unit)
+    quality.review(unit, lots)

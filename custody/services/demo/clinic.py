@@ -21,8 +21,11 @@ from custody.models import (
     DoseLevel,
     Infusion,
     Lot,
+    QcResult,
+    QualityAlert,
     Recipient,
     RecipientStatus,
+    ReleaseDecision,
     Shipment,
     ShipmentDiscrepancy,
     ShipmentTemperature,
@@ -181,6 +184,9 @@ def summary() -> DemoSummary:
         ("recipients", Recipient),
         ("allocations", Allocation),
         ("infusions", Infusion),
+        ("QC results", QcResult),
+        ("signed lot decisions", ReleaseDecision),
+        ("quality alerts", QualityAlert),
     ):
         summary.counts[label] = db.session.scalar(select(func.count()).select_from(model))
     summary.accounts = [(u, r.value, n) for u, r, n in DEMO_ACCOUNTS]

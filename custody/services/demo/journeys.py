@@ -10,6 +10,7 @@ from custody.domain.bag_lifecycle import BagSituation, plan
 from custody.domain.scan_targets import bag_scan_data
 from custody.models import (
     Bag,
+    BagStatus,
     CustodyEvent,
     Disposition,
     Lot,
@@ -25,6 +26,7 @@ from custody.services.demo.scenario import (
     AT_SITE,
     COURIER,
     DAY,
+    DECIDED_AFTER,
     DEMO_NOW,
     HOUR,
     LAB,
@@ -35,6 +37,7 @@ from custody.services.demo.scenario import (
     ON_TRIP,
     PATHS,
     REASONS,
+    SHIPPED_AFTER,
     SITE,
     TEMPERATURES,
     WARD_STATION,
@@ -45,20 +48,26 @@ from custody.services.demo.scenario import (
 
 
 def send(unit: Unit, lots: list[Lot], shipment_codes) -> None:
-    """Each lot's bags along their paths; released lots ship to the site, one trip still away."""
+    """Each lot's bags along their paths; released lots ship to the site, one trip still away.
+
+    QA's decision time is kept on the unit: the signed decisions are dated by it."""
     in_transit = new_trip(unit, next(shipment_codes), DEMO_NOW - 11 * HOUR, arrive=False)
     missing_done = False
     for lot in lots:
         mix = outcomes(unit, lot.disposition)
-        if lot.disposition in (Disposition.RELEASED, Disposition.CONDITIONALLY_RELEASED):
+        decided = trip = None
+        if lot.disposition in SHIPPED_AFTER:
             if not missing_done:
                 mix[mix.index("received")] = "missing"
                 missing_done = True
-            decided = lot.manufactured_at + 16 * DAY + HOUR * unit.rng.randrange(2, 8)
-            trip = new_trip(unit, next(shipment_codes), decided + 4 * DAY + 9 * HOUR, arrive=True)
-        else:
-            decided = lot.manufactured_at + 16 * DAY if lot.disposition == "rejected" else None
-            trip = None
+            decided = lot.manufactured_at + DECIDED_AFTER[lot.disposition]
+            decided += HOUR * unit.rng.randrange(2, 8)
+            packed = decided + SHIPPED_AFTER[lot.disposition]
+            trip = new_trip(unit, next(shipment_codes), packed, arrive=True)
+        elif lot.disposition in DECIDED_AFTER:
+            decided = lot.manufactured_at + DECIDED_AFTER[lot.disposition]
+        if decided is not None:
+            unit.decided[lot.lot_number] = decided
         walk_bags(unit, lot, lots.index(lot), mix, decided, trip, in_transit)
 
 
@@ -175,7 +184,8 @@ def _walk(unit: Unit, lot: Lot, w: Walk) -> None:
         unit.rows.append(event)
         w.times[action] = at
         status, prev = to, action
-    bag.status, bag.storage_position, bag.removed_from_storage_at = status, position, removed
+    bag.status, bag.storage_position = BagStatus(status), position
+    bag.removed_from_storage_at = removed
 
 
 def _anchor(action: str, prev: str | None, w: Walk, rng) -> datetime | timedelta:

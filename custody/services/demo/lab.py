@@ -28,6 +28,7 @@ from custody.services.demo.scenario import (
     HOUR,
     MATERIALS,
     MIN,
+    RECENT_COLLECTIONS,
     Unit,
 )
 from custody.services.identifiers import take_dins
@@ -40,6 +41,7 @@ def lots(unit: Unit) -> list[Lot]:
     lots = []
     for d, (eligibility, dispositions) in enumerate(DONORS):
         collected = EPOCH + DAY * unit.rng.randrange(0, 180) + HOUR * unit.rng.randrange(6)
+        collected = RECENT_COLLECTIONS.get(d, collected)
         donor = _donor(unit, d, eligibility, collected)
         for k, disposition in enumerate(dispositions):
             donation = _donation(unit, donor, dins.pop(0), collected + DAY * k)
@@ -124,6 +126,9 @@ def _lot(unit: Unit, n: int, donation: Donation, disposition: Disposition) -> Lo
         din=donation.din,
         product_description_code=current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"],
         disposition=disposition,
+        # Made under the specification in force, which judges it for good (a new version
+        # applies to new lots only).
+        specification=unit.specification,
         manufactured_at=filled,
         expires_at=filled + 730 * DAY,
         created_at=started - HOUR,

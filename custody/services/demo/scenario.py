@@ -15,6 +15,7 @@ from custody.models import (
     Disposition,
     Eligibility,
     MaterialKind,
+    QcSpecification,
     Recipient,
     Role,
     Shipment,
@@ -35,8 +36,8 @@ DEMO_ACCOUNTS = [
     ("admin", Role.ADMIN, "Sam Whitfield"),
 ]
 ACTOR = "system:demo"
-# Collections fall in the first half of 2026; everything still under way (the shipments in
-# transit) is seen as at DEMO_NOW.
+# Collections fall in the first half of 2026, but for two recent donors (RECENT_COLLECTIONS);
+# everything still under way (shipments in transit, results pending) is seen as at DEMO_NOW.
 EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 DEMO_NOW = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 BAGS_PER_LOT = 25
@@ -85,6 +86,13 @@ DONORS = (
     (Eligibility.INCOMPLETE, (Disposition.CONDITIONALLY_RELEASED, Disposition.QUARANTINE)),
     (Eligibility.INELIGIBLE, (Disposition.REJECTED, Disposition.REJECTED)),
 )
+# Donors whose collections are recent (the others fall in the first half of 2026): their lots
+# were filled about two weeks before DEMO_NOW, so 14-day sterility can still be pending or just
+# in. Donor 2's second lot is filled ~13 d 6 h before now: its conditional release, urgent
+# shipment and every infusion fit before the positive culture at ALERT_AT (day 13 of 14).
+# Donor 3's first lot is filled ~13 d before now: its last infusion falls before now and its
+# sterility result is due the day after.
+RECENT_COLLECTIONS = {1: DEMO_NOW - 30 * DAY - 12 * HOUR, 2: DEMO_NOW - 29 * DAY - 6 * HOUR}
 FACILITIES = (
     ("Apheresis Unit, University Hospital", "America/Chicago"),
     ("Regional Blood Center, Apheresis", "America/New_York"),
@@ -115,6 +123,57 @@ DEVIATIONS = {
         "Vector held thawed 35 min beyond the allowed window; QA impact assessment: none "
         "expected, 14-day sterility pending at release.",
     ),
+}
+
+# --- quality control and QA -------------------------------------------------------------------
+
+# What QC and QA did with each lot of a unit, in the order DONORS makes them (two per donor).
+STORIES = (
+    "corrected",  # released; one result corrected (with its reason) before QA signed
+    "exceptional",  # released at a physician's request with an investigated OOS result
+    "awaiting_review",  # quarantine with every result in: the QA queue's next lot
+    "alert",  # conditionally released, then sterility positive: back in quarantine, alert
+    "pending",  # conditionally released (donor incomplete), sterility still pending
+    "partial",  # quarantine, results still coming in
+    "rejected",  # viability out of specification, investigated; donor ineligible
+    "rejected",
+)
+# QA's decision, after fill: conditional release is the urgent path (every result but the
+# 14-day sterility in, after two days), release waits for sterility. Plus 2-8 h of the day.
+DECIDED_AFTER = {
+    Disposition.RELEASED: 16 * DAY,
+    Disposition.CONDITIONALLY_RELEASED: 2 * DAY + 4 * HOUR,
+    Disposition.REJECTED: 16 * DAY,
+}
+# The lot's shipment to the site leaves this long after QA's decision.
+SHIPPED_AFTER = {
+    Disposition.RELEASED: 4 * DAY + 9 * HOUR,
+    Disposition.CONDITIONALLY_RELEASED: DAY + 6 * HOUR,
+}
+SPECIFICATION_APPROVED = EPOCH - 20 * DAY
+ALERT_AT = DEMO_NOW - 2 * HOUR
+# Each release test as the QC lab reports it: when after fill, how, on what; and the range
+# of a passing value (qualitative tests pass with "negative").
+QC_METHODS = {
+    "cell_count": (2 * HOUR, "Automated count, acridine orange/DAPI", "NucleoCounter NC-202"),
+    "viability": (2 * HOUR, "7-AAD flow cytometry", "BD FACSLyric FL-01"),
+    "endotoxin": (6 * HOUR, "Kinetic chromogenic LAL", "Endosafe nexgen-PTS EPT-03"),
+    "identity_cd56": (20 * HOUR, "Flow cytometry CD56/CD3", "BD FACSLyric FL-01"),
+    "residual_cd3": (20 * HOUR, "Flow cytometry, CD3+ of viable cells", "BD FACSLyric FL-01"),
+    "mycoplasma": (DAY, "qPCR (MycoSEQ)", "QuantStudio 5 QS-02"),
+    "car_expression": (26 * HOUR, "Flow cytometry, CD33-Fc binding", "BD FACSLyric FL-01"),
+    "potency": (2 * DAY, "Killing assay vs MOLM-13, E:T 5:1", "BD FACSLyric FL-01"),
+    "vector_copy_number": (50 * HOUR, "ddPCR, WPRE/RPP30", "QX200 ddPCR DD-01"),
+    "sterility": (14 * DAY, "14-day culture, USP <71>", "BacT/ALERT 3D BA-02"),
+}
+QC_PASSING = {
+    "endotoxin": (0.1, 1.5),
+    "viability": (82.0, 96.0),
+    "identity_cd56": (80.0, 95.0),
+    "residual_cd3": (0.05, 0.5),  # % of cells: judged per recipient's weight at allocation
+    "car_expression": (35.0, 70.0),
+    "vector_copy_number": (1.2, 3.5),
+    "potency": (45.0, 80.0),
 }
 
 # --- bags and their custody ------------------------------------------------------------------
@@ -182,3 +241,6 @@ class Unit:
     allocations: list = field(default_factory=list)
     recipients: list[Recipient] = field(default_factory=list)
     trips: list[Trip] = field(default_factory=list)
+    specification: QcSpecification | None = None
+    # When QA decided each lot (by lot number); lots still in quarantine have no entry.
+    decided: dict[str, datetime] = field(default_factory=dict)
