@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from custody.models.base import Base, enum_type, utcnow
@@ -41,7 +50,17 @@ class QcSpecification(Base):
     )
     approval_signature: Mapped[Signature | None] = relationship()
 
-    __table_args__ = (UniqueConstraint("product_description_code", "version"),)
+    __table_args__ = (
+        UniqueConstraint("product_description_code", "version"),
+        # One approved version per product: the one new lots are judged by.
+        Index(
+            "uq_qc_specifications_approved",
+            "product_description_code",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
+    )
 
     def audit_key(self) -> str:
         return f"{self.product_description_code} v{self.version}"

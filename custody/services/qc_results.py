@@ -72,6 +72,7 @@ def correct_result(user: User, lot_number: str, request: ResultRequest, reason: 
     race = f"Someone changed a result of lot {lot_number} at the same moment; look again."
     with write(user, f"QC result corrected: {reason.strip()}", race, lot=lot_number):
         lot = locked_lot(lot_number)
+        attach_specification(lot)
         criterion = _criterion(lot, request.test)
         old = _current(lot, criterion.test)
         if old is None:
@@ -93,6 +94,7 @@ def record_investigation(user: User, lot_number: str, test: str, note: str) -> Q
         raise ValidationFailed("Write the investigation's finding.", field="note")
     with write(user, f"OOS investigation recorded: {test}", lot=lot_number):
         lot = locked_lot(lot_number)
+        attach_specification(lot)
         criterion = _criterion(lot, test)
         result = _current(lot, criterion.test)
         if result is None or result.within_spec is not False:
