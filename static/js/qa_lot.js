@@ -4,24 +4,7 @@
 (function () {
   "use strict";
 
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
-
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(body)
-    }).catch(function () {
-      throw new Error("The server could not be reached. Nothing was saved: check the network and try again.");
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) { return data; }
-        var error = (data && data.error) || {};
-        throw new Error(error.message || "The server answered " + response.status + ". Nothing was saved.");
-      });
-    });
-  }
+  function post(url, body) { return window.custodyApi.post(url, body, "try again"); }
 
   /* The form's enabled fields as the API takes them: `name[]` checkboxes make a list. */
   function fields(form) {

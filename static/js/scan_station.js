@@ -18,32 +18,13 @@
   var root = document.getElementById("station");
   var $ = function (id) { return document.getElementById(id); };
   var input = $("scan-input");
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var state = { mode: "single", target: null, bag: null, bagRaw: null, pending: null };
   var queue = Promise.resolve();
   var audio = null;
 
   /* ---- talking to the server ---- */
 
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(body)
-    }).catch(function () {
-      throw new Error("The server could not be reached. Nothing was saved: check the network, then scan again.");
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) { return data; }
-        var error = (data && data.error) || {};
-        var failure = new Error(error.message || "The server answered " + response.status + ". Nothing was saved.");
-        failure.code = error.code;
-        failure.status = response.status;
-        throw failure;
-      });
-    });
-  }
+  function post(url, body) { return window.custodyApi.post(url, body, "scan again"); }
 
   function lookup(raw) { return post(root.dataset.lookupUrl, { data: raw }); }
 
