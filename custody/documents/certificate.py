@@ -48,7 +48,6 @@ KEY_VALUE_STYLE = [
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
 ]
-VERDICTS = {"pass": "PASS", "fail": "FAIL", "pending": "PENDING", "at allocation": "AT ALLOCATION"}
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,7 @@ def _donors(data: CertificateData) -> list[Flowable]:
 def _tests(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     rows = []
     for t in data.tests:
-        verdict = VERDICTS.get(t.verdict.strip().lower(), t.verdict.upper())
+        verdict = t.verdict.strip().upper()
         entered = f"{t.entered_by}\n{local_time(t.entered_at, zone)}" if t.entered_by else "—"
         verdict_style = "fail" if verdict == "FAIL" else "verdict"
         rows.append(

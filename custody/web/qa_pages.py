@@ -24,29 +24,21 @@ from custody.domain.errors import NotFound
 from custody.domain.release_rules import ACTIONS
 from custody.extensions import db
 from custody.models import Lot, ReleaseDecision
-from custody.models.accounts import Role
 from custody.services.audit_review import recent_entries
 from custody.services.bag_queries import list_bags, lot_detail
+from custody.services.qc_results import ENTERERS
 from custody.services.quality_alerts import list_alerts
 from custody.services.release_queries import lot_quality, review_queue
+from custody.services.signatures import SIGNERS
 
 bp = Blueprint("qa", __name__, template_folder="../templates")
 
-SIGNERS = frozenset({Role.QA})
-# Who the results API accepts (custody.services.qc_results.ENTERERS).
-ENTERERS = frozenset({Role.TECHNICIAN, Role.QA, Role.ADMIN})
 LOT_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
 ACTION_LABELS = {
     "release": "Release",
     "conditional_release": "Conditional release",
     "reject": "Reject",
     "quarantine": "Return to quarantine",
-}
-VERDICT_WORDS = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "pending": "PENDING",
-    "at allocation": "AT ALLOCATION",
 }
 # A lot's bags on one page; beyond this the API lists them (`/api/v1/bags?lot=`).
 MAX_BAGS = 500
@@ -137,7 +129,7 @@ def _test_row(test: dict, zone: ZoneInfo) -> dict:
     entries = [*test["history"], *([test["result"]] if test["result"] else [])]
     return {
         **test,
-        "verdict_words": VERDICT_WORDS.get(test["verdict"], test["verdict"].upper()),
+        "verdict_words": test["verdict"].upper(),
         "entries": [{**e, "entered": moment(e["entered_at"], zone)} for e in entries],
     }
 
