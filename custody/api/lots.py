@@ -26,7 +26,7 @@ from custody.services.manufacturing import (
     record_step,
     step_summary,
 )
-from custody.services.release_queries import with_release
+from custody.services.release_queries import with_release, with_releases
 
 PREFIX = "/lots"
 blp = ApiBlueprint("lots", __name__, description="Manufacturing lots")
@@ -38,7 +38,7 @@ MAKERS = ("technician", "admin")
 @blp.arguments(LotQuery, location="query")
 @blp.response(200, LotListOut)
 def index(query):
-    return {"items": [with_release(lot) for lot in list_lots(**query)]}
+    return {"items": with_releases(list_lots(**query))}
 
 
 @blp.get("/<lot>")

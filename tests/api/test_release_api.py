@@ -437,6 +437,22 @@ def _conditional(client, lot: str, qa: dict, tech: dict) -> dict:
     )
 
 
+def test_the_lot_list_shows_each_lots_latest_decision_and_none_before_signing(
+    client, lot, qa, tech, make_lot
+):
+    unsigned = make_lot().lot_number
+    _conditional(client, lot, qa, tech)
+    _enter_all(client, lot, tech, skip=set(PASSING_RESULTS) - {"sterility"})
+    responses.ok(_dispose(client, lot, qa), 201)
+
+    listed = responses.ok(client.get(f"{API}/lots", headers=tech), 200)["items"]
+    releases = {item["lot"]: item["release"] for item in listed}
+    assert releases[unsigned] is None
+    _manifests_quinn(releases[lot])
+    assert releases[lot]["disposition"] == "released"
+    assert releases[lot]["certificate_number"] == f"COA-{lot}-2"
+
+
 def test_an_awaited_result_in_spec_puts_the_lot_in_the_queue_for_final_release(
     client, lot, qa, tech
 ):
