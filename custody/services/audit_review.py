@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import and_, or_, select
 
 from custody.extensions import db
 from custody.models.audit import AuditEntry
@@ -21,4 +24,22 @@ def recent_entries(
         stmt = stmt.where(AuditEntry.record_id == record_id)
     if actor is not None:
         stmt = stmt.where(AuditEntry.actor == actor)
+    return list(db.session.scalars(stmt))
+
+
+def entries_of(records: Iterable[tuple[str, int]], limit: int) -> list[AuditEntry]:
+    """The newest entries about any of `records` ((table, id) pairs), in one query on the
+    (record_type, record_id) index, however many records a history spans."""
+    ids_by_type: dict[str, list[str]] = defaultdict(list)
+    for record_type, record_id in records:
+        ids_by_type[record_type].append(str(record_id))
+    if not ids_by_type:
+        return []
+    which = or_(
+        *(
+            and_(AuditEntry.record_type == record_type, AuditEntry.record_id.in_(ids))
+            for record_type, ids in ids_by_type.items()
+        )
+    )
+    stmt = select(AuditEntry).where(which).order_by(AuditEntry.id.desc()).limit(limit)
     return list(db.session.scalars(stmt))

@@ -14,7 +14,8 @@ from sqlalchemy.orm import selectinload
 from custody.domain.errors import NotFound
 from custody.domain.release_rules import criterion_words, result_problems, verdict
 from custody.extensions import db
-from custody.models import Disposition, Lot, QcResult, ReleaseDecision, Signature
+from custody.models import AuditEntry, Disposition, Lot, QcResult, ReleaseDecision, Signature
+from custody.services.audit_review import entries_of
 from custody.services.certificates import result_words
 from custody.services.lot_quality import (
     all_results,
@@ -65,6 +66,18 @@ def lot_quality(lot_number: str) -> dict[str, Any]:
         "decisions": [decision_summary(d) for d in _decisions(lot)],
         "alerts": list_alerts(lot_number=lot.lot_number),
     }
+
+
+def lot_history(lot_number: str, limit: int) -> list[AuditEntry]:
+    """The audit trail of the lot's release record, newest first: the lot itself, every QC
+    result ever entered for it (corrected ones included) and every signed decision."""
+    lot = _lot(lot_number)
+    records = [
+        ("lots", lot.id),
+        *(("qc_results", r.id) for r in all_results(lot)),
+        *(("release_decisions", d.id) for d in _decisions(lot)),
+    ]
+    return entries_of(records, limit)
 
 
 def _lot(lot_number: str) -> Lot:

@@ -17,18 +17,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.domain.release_rules import ACTIONS
-from custody.extensions import db
-from custody.models import Lot, ReleaseDecision
-from custody.services.audit_review import recent_entries
 from custody.services.bag_queries import list_bags, lot_detail
 from custody.services.qc_results import ENTERERS
 from custody.services.quality_alerts import list_alerts
-from custody.services.release_queries import lot_quality, review_queue
+from custody.services.release_queries import lot_history, lot_quality, review_queue
 from custody.services.signatures import SIGNERS
 
 bp = Blueprint("qa", __name__, template_folder="../templates")
@@ -82,7 +78,7 @@ def lot_page(lot: str):
         if latest and latest["certificate_number"] and latest["signature_valid"]
         else None,
         alerts=[{**a, "raised": moment(a["raised_at"], zone)} for a in quality["alerts"]],
-        history=audit_history(lot, quality, zone),
+        history=audit_history(lot, zone),
         actions=signing_actions(quality["status"]),
         pending_choices=[t for t in quality["tests"] if t["may_be_pending"] and not t["result"]],
         can_sign=current_user.role in SIGNERS,
@@ -157,31 +153,9 @@ def _decision(decision: dict, zone: ZoneInfo) -> dict:
 # --- the audit history of the lot -------------------------------------------------------------
 
 
-def audit_history(lot_number: str, quality: dict, zone: ZoneInfo) -> list[dict]:
-    """Audit entries of the lot itself, its QC results and its signed decisions, newest first.
-
-    Each record's entries are one indexed look-up (record type and id), so the cost grows with
-    the lot's own records, never with the size of the trail.
-    """
-    lot_id = db.session.scalar(select(Lot.id).where(Lot.lot_number == lot_number))
-    decision_ids = db.session.scalars(
-        select(ReleaseDecision.id).where(ReleaseDecision.lot_id == lot_id)
-    ).all()
-    result_ids = {
-        e["id"] for t in quality["tests"] for e in [*t["history"], t["result"] or {"id": None}]
-    } - {None}
-    records = [
-        ("lots", lot_id),
-        *(("qc_results", rid) for rid in sorted(result_ids)),
-        *(("release_decisions", did) for did in decision_ids),
-    ]
-    entries = [
-        entry
-        for record_type, record_id in records
-        for entry in recent_entries(MAX_AUDIT, record_type=record_type, record_id=str(record_id))
-    ]
-    entries.sort(key=lambda e: e.id, reverse=True)
-    return [_audit_row(e, zone) for e in entries[:MAX_AUDIT]]
+def audit_history(lot_number: str, zone: ZoneInfo) -> list[dict]:
+    """Audit entries of the lot itself, its QC results and its signed decisions, newest first."""
+    return [_audit_row(e, zone) for e in lot_history(lot_number, MAX_AUDIT)]
 
 
 def _audit_row(entry, zone: ZoneInfo) -> dict:

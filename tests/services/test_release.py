@@ -253,3 +253,33 @@ def test_the_signature_is_audited_with_the_disposition_change(quality, lot):
     )
     assert '"disposition": ["quarantine", "released"]' in entry.changes
     assert "lot release" in entry.reason
+
+
+def test_the_lot_history_gathers_the_lot_its_results_and_its_decisions(
+    quality, lot, make, make_lot
+):
+    from custody.services.release_queries import lot_history
+
+    quality.results(lot.lot_number)
+    correct_result(
+        make.user("technician"),
+        lot.lot_number,
+        ResultRequest("viability", value_numeric=90.0),
+        "transcription error",
+    )
+    quality.sign(lot.lot_number)
+    other = quality.released_lot(make_lot)
+
+    entries = lot_history(lot.lot_number, limit=500)
+
+    kinds = {e.record_type for e in entries}
+    assert {"lots", "qc_results", "release_decisions"} <= kinds
+    assert any("transcription error" in e.reason for e in entries)
+    # Eleven results were written (ten and one correction), each audited when created.
+    created = {
+        e.record_id for e in entries if e.record_type == "qc_results" and e.action == "create"
+    }
+    assert len(created) == 11
+    assert all(e.record_id != str(other.id) for e in entries if e.record_type == "lots")
+    assert [e.id for e in entries] == sorted((e.id for e in entries), reverse=True)
+    assert len(lot_history(lot.lot_number, limit=3)) == 3
