@@ -9,11 +9,10 @@ read model, so it prints and reads without JavaScript.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from custody.auth import check_role
@@ -22,6 +21,7 @@ from custody.domain.errors import NotFound
 from custody.models.accounts import Role
 from custody.services.bag_queries import bag_detail
 from custody.services.release_queries import with_release
+from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")
 
@@ -52,7 +52,7 @@ def bag_page(code: str):
             bag=code[:40],
         )
     bag = bag_detail(code)
-    zone = _zone()
+    zone = site_zone()
     # Oldest first: the timeline reads as the bag's story, from filling onwards.
     history = [_timeline_entry(event, zone) for event in bag["history"]]
     # The signature behind the lot's status shows wherever the lot does (21 CFR 11.50).
@@ -61,9 +61,9 @@ def bag_page(code: str):
         "lab/bag.html",
         bag=bag,
         release=release,
-        signed=_times(release["signature"]["signed_at"], zone) if release else None,
+        signed=moment(release["signature"]["signed_at"], zone) if release else None,
         din=din_groups(bag["din"]),
-        expires=_times(bag["expires_at"], zone),
+        expires=moment(bag["expires_at"], zone),
         history=history,
         actions=[a for a in bag["allowed_actions"] if a not in NOT_SCAN_ACTIONS],
         can_scan=current_user.role in SCAN_STATION_ROLES,
@@ -74,25 +74,10 @@ def bag_page(code: str):
 din_groups = isbt128.eye_readable_din
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CUSTODY_TIMEZONE"])
-
-
-def _times(moment: datetime | None, zone: ZoneInfo) -> dict[str, str] | None:
-    """A moment in UTC and in the site's local time, both with their zone named."""
-    if moment is None:
-        return None
-    return {
-        "iso": moment.isoformat(),
-        "utc": moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "local": moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-
-
 def _timeline_entry(event: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     return {
         **event,
-        "times": _times(event["occurred_at"], zone),
+        "times": moment(event["occurred_at"], zone),
         "where": event["location_path"] or event["location"],
         "out_of_storage": duration_words(event["out_of_storage_s"]),
     }

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from custody.domain import isbt128
@@ -26,6 +25,7 @@ from custody.services.qc_results import ENTERERS
 from custody.services.quality_alerts import list_alerts
 from custody.services.release_queries import lot_history, lot_quality, review_queue
 from custody.services.signatures import SIGNERS
+from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("qa", __name__, template_folder="../templates")
 
@@ -46,7 +46,7 @@ MAX_AUDIT = 100
 @login_required
 def queue():
     """Lots awaiting QA, and the open quality alerts above them: any role may look."""
-    zone = _zone()
+    zone = site_zone()
     alerts = [{**a, "raised": moment(a["raised_at"], zone)} for a in list_alerts(open_only=True)]
     return render_template(
         "qa/queue.html", queue=review_queue(), alerts=alerts, can_sign=current_user.role in SIGNERS
@@ -58,7 +58,7 @@ def queue():
 def lot_page(lot: str):
     if not LOT_NUMBER.fullmatch(lot):
         raise NotFound(f"No lot {lot[:40]!r} is known here.", lot=lot[:40])
-    zone = _zone()
+    zone = site_zone()
     detail = lot_detail(lot)
     quality = lot_quality(lot)
     decisions = [_decision(d, zone) for d in quality["decisions"]]
@@ -100,23 +100,6 @@ def signing_actions(status: str) -> list[dict[str, Any]]:
         for name, rule in ACTIONS.items()
         if status in rule.from_dispositions
     ]
-
-
-def moment(value: datetime | str | None, zone: ZoneInfo) -> dict[str, str] | None:
-    """A moment in the site's local time (with its zone named) and in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):  # audit entries keep fixed-width UTC text
-        value = datetime.fromisoformat(value)
-    return {
-        "iso": value.isoformat(),
-        "local": value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
-        "utc": value.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S UTC"),
-    }
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CUSTODY_TIMEZONE"])
 
 
 def _test_row(test: dict, zone: ZoneInfo) -> dict:

@@ -1,0 +1,31 @@
+"""Moments as the pages show them: in the site's local time with its zone named, and in UTC.
+
+A custody record read on a ward in another zone must never be shifted silently, so every page
+prints both, from this one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+UTC = ZoneInfo("UTC")
+
+
+def site_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CUSTODY_TIMEZONE"])
+
+
+def moment(value: datetime | str | None, zone: ZoneInfo) -> dict[str, str] | None:
+    """`iso` for <time datetime>, `local` and `utc` for people; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # audit entries keep fixed-width UTC text
+        value = datetime.fromisoformat(value)
+    return {
+        "iso": value.isoformat(),
+        "local": value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "utc": value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
