@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from custody.models import Eligibility, MaterialKind
 from custody.schemas.bags import BagDetailOut, BagOut, CustodyEventOut, Page
+from custody.schemas.common import text
 from custody.services.donors import DETERMINATIONS, TEST_RESULTS
 
 MAX_SCAN = 500
@@ -28,15 +29,11 @@ class IsbtDateTime(fields.AwareDateTime):
         return in_utc
 
 
-def _text(max_length: int, **kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
-
-
 # --- donors --------------------------------------------------------------------------------
 
 
 class DonorIn(Schema):
-    donor_code = _text(32, required=True, metadata={"description": "e.g. DNR-0042"})
+    donor_code = text(32, required=True, metadata={"description": "e.g. DNR-0042"})
     sex = fields.String(required=True, validate=validate.OneOf(["F", "M", "U"]))
     birth_date = fields.Date(required=True)
 
@@ -46,7 +43,7 @@ class DonorQuery(Page):
 
 
 class DonorTestIn(Schema):
-    test = _text(64, required=True, metadata={"description": "e.g. HIV-1/2, HBV, HCV"})
+    test = text(64, required=True, metadata={"description": "e.g. HIV-1/2, HBV, HCV"})
     result = fields.String(required=True, validate=validate.OneOf(TEST_RESULTS))
     sampled_on = fields.Date(required=True)
 
@@ -93,14 +90,14 @@ class DonorListOut(Schema):
 
 
 class DonationIn(Schema):
-    donor = _text(32, required=True, metadata={"description": "the donor code"})
+    donor = text(32, required=True, metadata={"description": "the donor code"})
     collected_at = IsbtDateTime(
         required=True, metadata={"description": "with its UTC offset, e.g. ...T09:30:00-06:00"}
     )
-    collection_timezone = _text(
+    collection_timezone = text(
         64, required=True, metadata={"description": "IANA name, e.g. America/Chicago"}
     )
-    facility = _text(200, required=True)
+    facility = text(200, required=True)
     volume_ml = fields.Float(required=True, validate=validate.Range(max=5000, **_POSITIVE))
     total_nucleated_cells = fields.Float(validate=validate.Range(max=MAX_CELLS, **_POSITIVE))
     nk_cells = fields.Float(validate=validate.Range(max=MAX_CELLS, **_POSITIVE))
@@ -108,17 +105,17 @@ class DonationIn(Schema):
 
 
 class DonationQuery(Page):
-    donor = _text(32)
+    donor = text(32)
     received = fields.Boolean()
 
 
 class ReceiptIn(Schema):
-    scan = _text(
+    scan = text(
         MAX_SCAN,
         required=True,
         metadata={"description": "DIN barcode data (=W99992600000100) or DIN typed with its K"},
     )
-    condition = _text(
+    condition = text(
         200,
         required=True,
         error_messages={"required": "Record the condition of the collection on arrival."},
@@ -129,7 +126,7 @@ class ReceiptIn(Schema):
         validate=validate.Range(min=-273.15, max=100),
         error_messages={"required": "Enter the temperature on arrival (°C)."},
     )
-    station = _text(64)
+    station = text(64)
 
 
 class DonationOut(Schema):
@@ -173,12 +170,12 @@ class ReceiptOut(Schema):
 
 class LotIn(Schema):
     donations = fields.List(
-        _text(MAX_SCAN),
+        text(MAX_SCAN),
         required=True,
         validate=validate.Length(min=1, max=20),
         metadata={"description": "DINs (13 characters, scanned, or typed with K)"},
     )
-    lot_number = _text(32, metadata={"description": "generated as L<yy>-<nnnn> when absent"})
+    lot_number = text(32, metadata={"description": "generated as L<yy>-<nnnn> when absent"})
     product_description_code = fields.String(
         validate=validate.Length(equal=5), metadata={"description": "default: the setting"}
     )
@@ -188,15 +185,15 @@ class LotIn(Schema):
 
 class MaterialIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in MaterialKind]))
-    name = _text(100, required=True)
-    lot_number = _text(64, required=True)
+    name = text(100, required=True)
+    lot_number = text(64, required=True)
 
 
 class StepIn(Schema):
-    step = _text(100, required=True)
+    step = text(100, required=True)
     started_at = IsbtDateTime(required=True)
     ended_at = IsbtDateTime()
-    operator = _text(64, metadata={"description": "username; default: who records the step"})
+    operator = text(64, metadata={"description": "username; default: who records the step"})
     equipment = fields.String(load_default="", validate=validate.Length(max=200))
     observations = fields.String(load_default="", validate=validate.Length(max=5000))
     deviation = fields.Boolean(load_default=False)
@@ -237,7 +234,7 @@ class BagSpecIn(Schema):
     viable_car_nk_cells = fields.Float(
         required=True, validate=validate.Range(max=MAX_CELLS, **_POSITIVE)
     )
-    dose_level = _text(16, metadata={"description": "the intended dose level's code"})
+    dose_level = text(16, metadata={"description": "the intended dose level's code"})
     expires_at = IsbtDateTime(metadata={"description": "default: the lot's expiry"})
 
 

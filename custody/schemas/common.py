@@ -1,6 +1,11 @@
 """Schemas shared by every endpoint: the error envelope."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+
+def text(max_length: int, **kwargs) -> fields.String:
+    """A string that must say something: empty is refused, as is anything over `max_length`."""
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
 
 class ErrorBodySchema(Schema):

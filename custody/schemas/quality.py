@@ -3,10 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from custody.domain.release_rules import ACTIONS, KINDS
-
-
-def _text(max_length: int, **kwargs) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+from custody.schemas.common import text
 
 
 def _finite(**kwargs) -> fields.Float:
@@ -17,13 +14,13 @@ def _finite(**kwargs) -> fields.Float:
 class SignatureIn(Schema):
     """Both components of an electronic signature, re-entered (21 CFR 11.200)."""
 
-    username = _text(64, required=True, metadata={"description": "your own user ID"})
-    password = _text(200, required=True, load_only=True)
+    username = text(64, required=True, metadata={"description": "your own user ID"})
+    password = text(200, required=True, load_only=True)
 
 
 class CriterionIn(Schema):
-    test = _text(64, required=True, metadata={"description": "key, e.g. viability"})
-    title = _text(100, required=True)
+    test = text(64, required=True, metadata={"description": "key, e.g. viability"})
+    title = text(100, required=True)
     kind = fields.String(load_default="numeric", validate=validate.OneOf(KINDS))
     unit = fields.String(load_default="", validate=validate.Length(max=32))
     lower = _finite(load_default=None, allow_none=True)
@@ -38,7 +35,7 @@ class CriterionIn(Schema):
 
 
 class SpecificationIn(Schema):
-    product_description_code = _text(5, metadata={"description": "default: the site's product"})
+    product_description_code = text(5, metadata={"description": "default: the site's product"})
     tests = fields.List(
         fields.Nested(CriterionIn), required=True, validate=validate.Length(min=1, max=50)
     )
@@ -103,15 +100,15 @@ class ResultValuesIn(Schema):
 
 
 class ResultIn(ResultValuesIn):
-    test = _text(64, required=True)
+    test = text(64, required=True)
 
 
 class CorrectionIn(ResultValuesIn):
-    reason = _text(500, required=True, metadata={"description": "why the result is corrected"})
+    reason = text(500, required=True, metadata={"description": "why the result is corrected"})
 
 
 class InvestigationIn(Schema):
-    note = _text(5000, required=True)
+    note = text(5000, required=True)
 
 
 class ResultOut(Schema):
@@ -189,7 +186,7 @@ class AlertQuery(Schema):
 
 
 class AcknowledgementIn(Schema):
-    note = _text(2000, required=True)
+    note = text(2000, required=True)
 
 
 class QualityOut(Schema):
