@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from custody import create_app
 from custody.domain.audit_chain import GENESIS_HASH, entry_hash, format_timestamp, shard_for
 from custody.extensions import db
 from custody.models import AuditChainHead, AuditEntry
 from custody.models.base import utcnow
+from tests.benchmarks import migrated_app
 
 SHARDS = 16
 BATCH = 20_000
@@ -80,32 +78,26 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
-        with app.app_context():
-            from flask_migrate import upgrade
+    with migrated_app(args.database_url) as app, app.app_context():
+        started = time.perf_counter()
+        build_trail(args.entries)
+        print(f"built {args.entries} entries in {time.perf_counter() - started:.1f} s")
 
-            upgrade()
-            started = time.perf_counter()
-            build_trail(args.entries)
-            print(f"built {args.entries} entries in {time.perf_counter() - started:.1f} s")
+        from custody.services.audit_verify import verify_trail
 
-            from custody.services.audit_verify import verify_trail
-
-            started = time.perf_counter()
-            count = bare_read_and_hash()
-            floor = time.perf_counter() - started
-            print(f"read+hash floor: {count} rows in {floor:.2f} s")
-            started = time.perf_counter()
-            with db.engine.connect() as conn:
-                report = verify_trail(conn)
-            elapsed = time.perf_counter() - started
-            assert report.ok and report.entries == args.entries, report
-            print(
-                f"audit verify: {report.entries} entries in {elapsed:.2f} s "
-                f"({elapsed / floor:.2f}x the floor)"
-            )
+        started = time.perf_counter()
+        count = bare_read_and_hash()
+        floor = time.perf_counter() - started
+        print(f"read+hash floor: {count} rows in {floor:.2f} s")
+        started = time.perf_counter()
+        with db.engine.connect() as conn:
+            report = verify_trail(conn)
+        elapsed = time.perf_counter() - started
+        assert report.ok and report.entries == args.entries, report
+        print(
+            f"audit verify: {report.entries} entries in {elapsed:.2f} s "
+            f"({elapsed / floor:.2f}x the floor)"
+        )
 
 
 if __name__ == "__main__":

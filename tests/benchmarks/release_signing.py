@@ -11,18 +11,15 @@ release includes the deliberately slow password hash of the re-entered password.
 from __future__ import annotations
 
 import argparse
-import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from custody import create_app
 from custody.documents.certificate import render_certificate
 from custody.extensions import db
 from custody.models import Lot, ReleaseDecision
 from custody.services import accounts
 from custody.services.certificates import CertificateContext, certificate_data
 from custody.services.lot_quality import latest_decision
+from tests.benchmarks import migrated_app, report
 from tests.factories import PASSWORD, Factories, LotFactory, QualityFactory
 
 
@@ -83,29 +80,18 @@ def _ok(response) -> None:
         raise SystemExit(f"benchmark request failed: {response.status_code} {response.data!r}")
 
 
-def _report(name: str, values: list[float]) -> None:
-    p95 = statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
-    print(f"{name}: median {statistics.median(values):.1f} ms, p95 {p95:.1f} ms")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bags", type=int, default=100)
     parser.add_argument("--lots", type=int, default=20)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    with migrated_app(args.database_url) as app:
         with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
             numbers, username, token = build(app, args.lots, args.bags)
-            db.session.remove()
         found = measure(app, numbers, username, token)
-        for name, values in found.items():
-            _report(f"{name} ({args.bags} bags)", values)
+    for name, values in found.items():
+        report(f"{name} ({args.bags} bags)", values)
 
 
 if __name__ == "__main__":

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from custody import create_app
 from custody.extensions import db
 from custody.models import Bag, CustodyEvent, Donation, Donor, LocationKind, Lot, StorageLocation
 from custody.models.base import utcnow
 from custody.services import accounts
 from custody.services.audit_trail import acting_as
+from tests.benchmarks import migrated_app, report
 
 BAGS = 2_000
 BATCH = 50_000
@@ -124,34 +121,20 @@ def time_scans(app, token: str, codes: list[str], positions: list[str], scans: i
     return scan_ms, lookup_ms
 
 
-def _report(name: str, samples: list[float]) -> None:
-    p95 = statistics.quantiles(samples, n=20)[-1]
-    print(
-        f"{name}: median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms "
-        f"over {len(samples)} requests"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--scans", type=int, default=400)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    with migrated_app(args.database_url) as app:
         with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
             started = time.perf_counter()
             token, codes, positions = build(args.events)
             print(f"built {args.events} custody events in {time.perf_counter() - started:.1f} s")
-            db.session.remove()
         scan_ms, lookup_ms = time_scans(app, token, codes, positions, args.scans)
-        _report(f"scan at {args.events} events", scan_ms)
-        _report(f"bag detail at {args.events} events", lookup_ms)
+        report(f"scan at {args.events} events", scan_ms)
+        report(f"bag detail at {args.events} events", lookup_ms)
 
 
 if __name__ == "__main__":
