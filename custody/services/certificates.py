@@ -8,7 +8,7 @@ not a re-rendering from data that may since have been corrected.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
@@ -148,22 +148,31 @@ def certificate_data(
 def _tests(criteria: list[Criterion], results: list[QcResult]) -> list[CertificateTest]:
     by_test = {r.test: r for r in results}
     readings = readings_of(results)
-    return [
-        CertificateTest(
-            test=c.test,
-            title=c.title,
-            specification=criterion_words(c),
-            result=result_words(by_test.get(c.test)),
-            verdict=verdict(c, readings.get(c.test)),
-            entered_by=by_test[c.test].entered_by.full_name if c.test in by_test else "",
-            entered_at=by_test[c.test].entered_at if c.test in by_test else None,
-            method=by_test[c.test].method if c.test in by_test else "",
-            instrument=by_test[c.test].instrument if c.test in by_test else "",
-            note=_note(by_test.get(c.test)),
-            corrected=bool(by_test[c.test].correction_reason) if c.test in by_test else False,
-        )
-        for c in criteria
-    ]
+    return [_test(c, by_test.get(c.test), verdict(c, readings.get(c.test))) for c in criteria]
+
+
+def _test(c: Criterion, result: QcResult | None, judged: str) -> CertificateTest:
+    """One line of the results table; a pending test has only its criterion and verdict."""
+    line = CertificateTest(
+        test=c.test,
+        title=c.title,
+        specification=criterion_words(c),
+        result=result_words(result),
+        verdict=judged,
+        entered_by="",
+        entered_at=None,
+    )
+    if result is None:
+        return line
+    return replace(
+        line,
+        entered_by=result.entered_by.full_name,
+        entered_at=result.entered_at,
+        method=result.method,
+        instrument=result.instrument,
+        note=_note(result),
+        corrected=bool(result.correction_reason),
+    )
 
 
 def result_words(result: QcResult | None) -> str:

@@ -277,17 +277,15 @@ def signature_status(decision: ReleaseDecision) -> tuple[bool, str]:
     if decision.invalidated_at is not None:
         return False, decision.invalidation_reason
     signature = decision.signature
-    if content_hash(json.loads(decision.signed_content)) != signature.content_hash:
+    signed = json.loads(decision.signed_content)
+    if content_hash(signed) != signature.content_hash:
         return False, "The signed record does not match its signature's hash."
     lot = db.session.get(Lot, decision.lot_id)
-    signed_ids = {row[0] for row in json.loads(decision.signed_content)["results"]}
-    results = [
-        r
-        for r in current_results(lot)
-        if r.id in signed_ids or r.test not in set(decision.pending_tests)
-    ]
-    signer = json.loads(decision.signed_content)["signer"]
-    now = _content(lot, decision, results, signer, signature.meaning, signature.signed_at)
+    # Results that arrived for tests named pending were not signed and do not count here.
+    signed_ids = {row[0] for row in signed["results"]}
+    pending = set(decision.pending_tests)
+    results = [r for r in current_results(lot) if r.id in signed_ids or r.test not in pending]
+    now = _content(lot, decision, results, signed["signer"], signature.meaning, signature.signed_at)
     if content_hash(now) != signature.content_hash:
         return False, "The lot's record changed after it was signed."
     return True, ""
