@@ -73,3 +73,10 @@ class SignatureRefused(DomainError):
 
     code = "signature_refused"
     http_status = 403
+
+
+class LabelCannotPrint(DomainError):
+    """A label that would be wrong if printed: missing data, no approved template, no room."""
+
+    code = "label_cannot_print"
+    http_status = 409
