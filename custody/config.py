@@ -67,6 +67,10 @@ def _from_environment(instance_path: str) -> dict:
         "CUSTODY_RELEASE_SEGREGATION": _env_bool("CUSTODY_RELEASE_SEGREGATION", True),
         # The product's name as certificates and labels print it.
         "CUSTODY_PRODUCT_NAME": os.environ.get("CUSTODY_PRODUCT_NAME", "CD33 CAR-NK cells"),
+        # Label template files (labels/*.toml); unset means the project's own labels/ folder.
+        **_env_present("CUSTODY_LABEL_TEMPLATES"),
+        # Dots per mm of the Zebra printers ZPL is made for: 12 = 300 dpi, 8 = 203 dpi.
+        "CUSTODY_LABEL_PRINTER_DPMM": _env_int("CUSTODY_LABEL_PRINTER_DPMM", 12),
         # Shards of the audit hash chain: writers to different shards never wait for each other.
         "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
         # Logger readings further apart than this are reported as a gap in the shipment record.

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
 from custody.extensions import db
-from tests.factories import Factories, LotFactory, QualityFactory
+from tests.factories import Factories, LotFactory, QualityFactory, approve_label_templates
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
 
@@ -148,6 +148,12 @@ def make(app) -> Factories:
 def quality(app, make) -> QualityFactory:
     """Specifications, QC results and QA signatures, through the services."""
     return QualityFactory(app, make)
+
+
+@pytest.fixture
+def approved_labels(app, make):
+    """The shipped label templates approved by QA (the QA user is returned)."""
+    return approve_label_templates(make)
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ class LotFactory:
             )
             lot.donations.append(donation)
             for b in range(bags):
-                product_code = f"D0001V{chr(ord('A') + b)}0"
+                product_code = f"D0001V{_division(b)}"
                 lot.bags.append(
                     Bag(
                         code=f"{din}-{product_code}",
@@ -213,3 +213,21 @@ class QualityFactory:
         from custody.services.specifications import current_specification
 
         return current_specification("D0001") is None
+
+
+def _division(n: int) -> str:
+    """The n-th bag's division: A0 … Z0, then second-level divisions Aa … Za, Ab …"""
+    first = chr(ord("A") + n % 26)
+    return first + ("0" if n < 26 else chr(ord("a") + n // 26 - 1))
+
+
+def approve_label_templates(make: Factories) -> object:
+    """Every shipped label template approved by a QA signature, as a site does before printing.
+
+    Returns the QA user who signed."""
+    from custody.services.label_templates import approve_template, library
+
+    qa = make.user("qa")
+    for name, version in sorted(library().templates):
+        approve_template(qa, name, version, qa.username, PASSWORD, 5)
+    return qa

@@ -27,6 +27,7 @@ def register_api(app: Flask) -> None:
         donations,
         donors,
         identifiers,
+        labels,
         locations,
         lots,
         quality,
@@ -62,6 +63,7 @@ def register_api(app: Flask) -> None:
         locations,
         scans,
         shipments,
+        labels,
     )
     for module in modules:
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)

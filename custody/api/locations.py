@@ -1,10 +1,8 @@
 """The storage tree: sites, freezers, racks, boxes, positions, and their barcode labels."""
 
-from flask import Response
-
+from custody.api.labels import label_response
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
-from custody.documents.location_label import LocationLabel, render_location_labels
 from custody.schemas.locations import (
     LabelQuery,
     LocationDetailQuery,
@@ -13,10 +11,10 @@ from custody.schemas.locations import (
     LocationOut,
     LocationQuery,
 )
+from custody.services import label_jobs
 from custody.services.storage import (
     LocationRequest,
     create_location,
-    label_data,
     list_locations,
     location_detail,
 )
@@ -64,7 +62,7 @@ def show(query, code):
 
 
 @blp.get("/<code>/label.pdf")
-@require_role()
+@require_role("technician", "qa", "admin")
 @blp.arguments(LabelQuery, location="query")
 @blp.response(
     200,
@@ -73,15 +71,10 @@ def show(query, code):
     description="The location's barcode label (50 × 25 mm; wider for a long code)",
 )
 def label(query, code):
-    """The location's barcode label as PDF.
+    """The location's barcode label as PDF, from the approved storage-position template.
 
     A Code 128 barcode of its code, the code in print, its name and its path. With
     `children=true`, its children's labels follow, one per page (a box and all its positions
-    in one print)."""
-    labels = label_data(code, with_children=query["children"])
-    pdf = render_location_labels([LocationLabel(**data) for data in labels])
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{labels[0]["code"]}.pdf"'},
-    )
+    in one print). Each label is recorded as issued, like every other label."""
+    labels = label_jobs.location_labels(api_user(), code, query["children"])
+    return label_response(labels, "pdf", labels[0].subject_key)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from custody.domain import isbt128
 from custody.domain.errors import InvalidBarcode
@@ -52,12 +52,19 @@ def bag_code(din: str, product_code: str) -> str:
     return f"{din}-{product_code}"
 
 
-def bag_scan_data(din: str, product_code: str, expires_at: datetime | None) -> str:
-    """What the bag label's Data Matrix carries: DIN (with its check flags), product, expiry."""
+def bag_scan_data(
+    din: str, product_code: str, expires_at: datetime | None, zone: tzinfo = UTC
+) -> str:
+    """What the bag label's Data Matrix carries: DIN (with its check flags), product, expiry.
+
+    ISBT 128 dates are wall-clock dates: the expiry is encoded in the facility's zone, the
+    same time the label prints beside it.
+    """
     structures = [isbt128.encode_din(din, isbt128.type3_flags(din))]
     structures.append(isbt128.encode_product_code(product_code))
     if expires_at is not None:
-        structures.append(isbt128.encode_expiry(expires_at))
+        aware = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+        structures.append(isbt128.encode_expiry(aware.astimezone(zone)))
     return isbt128.encode_compound(structures)
 
 

@@ -16,7 +16,7 @@ from custody.models.custody import (
     StorageLocation,
 )
 from custody.models.donors import DinSequence, Donation, Donor, DonorTest, Eligibility
-from custody.models.labels import LabelPrint
+from custody.models.labels import LabelPrint, LabelStatus, LabelTemplateApproval
 from custody.models.lots import Disposition, Lot, lot_donations
 from custody.models.manufacturing import BatchMaterial, BatchStep, MaterialKind
 from custody.models.quality import (
@@ -62,6 +62,8 @@ __all__ = [
     "Eligibility",
     "Infusion",
     "LabelPrint",
+    "LabelStatus",
+    "LabelTemplateApproval",
     "LocationKind",
     "Lot",
     "MaterialKind",

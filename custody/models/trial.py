@@ -95,6 +95,8 @@ class Recipient(Base):
     day0: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    dose_level: Mapped[DoseLevel | None] = relationship()
+
     __table_args__ = (
         CheckConstraint("weight_kg > 0", name="weight_positive"),
         CheckConstraint("phase IN (1, 2)", name="phase"),
@@ -119,6 +121,9 @@ class Allocation(Base):
     allocated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(500))
+
+    bag: Mapped[Bag] = relationship()  # noqa: F821
+    recipient: Mapped[Recipient] = relationship()
 
     __table_args__ = (
         CheckConstraint("infusion_number IN (1, 2)", name="infusion_number"),

@@ -26,6 +26,7 @@ from custody.models import (
     lot_donations,
 )
 from custody.services.bag_lookup import bag_by_code, location_path, situation, whereabouts
+from custody.services.site import site_zone
 
 
 def list_bags(
@@ -67,7 +68,7 @@ def bag_summary(bag: Bag, recipient: str | None, determination: str) -> dict[str
         "lot_status": bag.lot.disposition.value,
         "dose_level": bag.dose_level.code if bag.dose_level else None,
         "recipient": recipient,
-        "scan": bag_scan_data(bag.din, bag.product_code, bag.expires_at),
+        "scan": bag_scan_data(bag.din, bag.product_code, bag.expires_at, site_zone()),
         "volume_ml": bag.volume_ml,
         "total_cells": bag.total_cells,
         "viable_car_nk_cells": bag.viable_car_nk_cells,

@@ -130,7 +130,7 @@ def receive_collection(user: User, request: ReceiptRequest) -> CustodyEvent:
     if not request.condition.strip():
         raise ValidationFailed("Describe the condition on arrival.", field="condition")
     with write(user, "collection received at the cell lab", "Someone received it at once."):
-        donation = _donation(target.din, lock=True)
+        donation = donation_by_din(target.din, lock=True)
         if donation.received_at is not None:
             received_by = db.session.get(User, donation.received_by_id)
             raise Conflict(
@@ -183,7 +183,7 @@ def list_donations(
 
 def donation_detail(din: str) -> dict[str, Any]:
     """One collection, named by its DIN (13 characters, or typed with its check K)."""
-    return _donation_summaries([_donation(din_from(din))])[0]
+    return _donation_summaries([donation_by_din(din_from(din))])[0]
 
 
 def _donation_summaries(donations: Sequence[Donation]) -> list[dict[str, Any]]:
@@ -232,7 +232,7 @@ def donation_summary(donation: Donation, lot: str | None, receiver: User | None)
 # --- lookups -------------------------------------------------------------------------------
 
 
-def _donation(din: str, *, lock: bool = False) -> Donation:
+def donation_by_din(din: str, *, lock: bool = False) -> Donation:
     query = select(Donation).where(Donation.din == din)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)

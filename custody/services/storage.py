@@ -267,14 +267,14 @@ def list_locations(
         query = query.where(StorageLocation.kind == _kind(kind))
     rows = db.session.execute(query.order_by(StorageLocation.code).limit(limit).offset(offset))
     rows = rows.all()
-    paths = _paths([location for location, *_ in rows])
+    paths = location_paths([location for location, *_ in rows])
     return [_node(location, bag, status, paths) for location, bag, status in rows]
 
 
 def location_detail(code: str, depth: int = 1) -> dict[str, Any]:
     """One location with its path, its bag (a position) and its subtree `depth` levels down."""
     location, bag, status = _one_with_bag(code)
-    node = _node(location, bag, status, _paths([location]))
+    node = _node(location, bag, status, location_paths([location]))
     _add_children({location.id: node}, max(1, min(depth, MAX_DEPTH)))
     return node
 
@@ -326,7 +326,7 @@ def _node(location, bag_code, bag_status, paths: dict[int, str] | None) -> dict[
     return node
 
 
-def _paths(locations: list[StorageLocation]) -> dict:
+def location_paths(locations: list[StorageLocation]) -> dict:
     """{id: "Site › Freezer › …"} for `locations`, and {("code", id): code} for their parents.
 
     Ancestors are fetched one tree level at a time (at most four queries), whatever the count.
@@ -356,20 +356,3 @@ def _paths(locations: list[StorageLocation]) -> dict:
         if loc.parent_id is not None:
             out[("code", loc.parent_id)] = known[loc.parent_id][0]
     return out
-
-
-def label_data(code: str, with_children: bool = False) -> list[dict[str, Any]]:
-    """What the labels print: the location's code, name, kind and path (and its children's)."""
-    location = location_by_code(code)
-    locations = [location]
-    if with_children:
-        locations += db.session.scalars(
-            select(StorageLocation)
-            .where(StorageLocation.parent_id == location.id)
-            .order_by(StorageLocation.code)
-        ).all()
-    paths = _paths(locations)
-    return [
-        {"code": loc.code, "name": loc.name, "kind": loc.kind.value, "path": paths[loc.id]}
-        for loc in locations
-    ]

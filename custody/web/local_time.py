@@ -9,13 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from custody.services.site import site_zone
 
+__all__ = ["UTC", "moment", "site_zone"]
 UTC = ZoneInfo("UTC")
-
-
-def site_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CUSTODY_TIMEZONE"])
 
 
 def moment(value: datetime | str | None, zone: ZoneInfo) -> dict[str, str] | None:

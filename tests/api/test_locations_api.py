@@ -119,9 +119,18 @@ def test_one_location_with_its_subtree_and_bags(client, make, make_lot):
     )
 
 
-def test_the_label_is_a_pdf_carrying_the_code(client, make):
-    headers = make.auth("nurse")
-    codes = _tree(client, make.auth("technician"), positions=2)
+def test_the_label_needs_an_approved_template_and_a_printing_role(client, make):
+    codes = _tree(client, make.auth("technician"), positions=0)
+    url = f"{URL}/{codes['box']}/label.pdf"
+    response = client.get(url, headers=make.auth("technician"))
+    refused = responses.error(response, 409, "label_cannot_print")
+    assert "approve" in refused["message"]
+    responses.error(client.get(url, headers=make.auth("nurse")), 403, "forbidden")
+
+
+def test_the_label_is_a_pdf_carrying_the_code(client, make, approved_labels):
+    headers = make.auth("technician")
+    codes = _tree(client, headers, positions=2)
     response = client.get(f"{URL}/{codes['box']}/label.pdf", headers=headers)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"

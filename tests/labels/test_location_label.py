@@ -1,4 +1,5 @@
-"""Location labels: a real decoder reads the code back, and the print follows the barcode rules."""
+"""Location labels (the storage_position template): a real decoder reads the code back, and the
+print follows the barcode rules."""
 
 from __future__ import annotations
 
@@ -9,17 +10,31 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from custody.documents.location_label import (
-    LocationLabel,
-    code128_modules,
-    render_location_label,
-    render_location_labels,
-)
-from custody.services.storage import LocationRequest, create_location, label_data
+from custody.labels.library import DEFAULT_FOLDER, load_library
+from custody.labels.pdf import render_pdf
+from custody.labels.symbols import code128_modules
+from custody.services.label_jobs import location_labels
+from custody.services.storage import LocationRequest, create_location
 
 DPI = 300
 MM_PER_INCH = 25.4
 POINTS_PER_MM = 72 / MM_PER_INCH
+
+
+TEMPLATE = load_library(DEFAULT_FOLDER).get("storage_position", 1)
+
+
+def _values(code: str, name: str, kind: str, path: str) -> dict[str, str]:
+    return {
+        "location_barcode": code,
+        "code": code,
+        "name_and_kind": f"{name} ({kind})",
+        "path": path,
+    }
+
+
+def render_location_label(code: str, name: str, kind: str, path: str) -> bytes:
+    return render_pdf([(TEMPLATE, _values(code, name, kind, path))], "Location label")
 
 
 def _pages(pdf: bytes, dpi: int = DPI):
@@ -104,8 +119,9 @@ def test_the_path_is_printed_and_a_long_one_keeps_its_end():
     assert "Lab A › LN2 freezer 1" in _text(short)[0]
     long_path = " › ".join(["A very long site name indeed"] * 6 + ["Position 25"])
     (text,) = _text(render_location_label("LOC-P1", "Position 25", "position", long_path))
-    last_line = text.strip().splitlines()[-1]
-    assert last_line.endswith("Position 25") and last_line.startswith("…")
+    *_, cut_line, last_line = text.strip().splitlines()
+    assert last_line.endswith("Position 25") and cut_line.startswith("…")
+    assert text.count("A very long site name indeed") < 6
 
 
 def test_markup_characters_in_names_are_printed_as_they_are():
@@ -115,10 +131,10 @@ def test_markup_characters_in_names_are_printed_as_they_are():
 
 def test_several_labels_print_as_one_pdf_a_page_each():
     labels = [
-        LocationLabel(f"LOC-B01-P0{n}", f"Position {n}", "position", f"Box 1 › Position {n}")
+        (TEMPLATE, _values(f"LOC-B01-P0{n}", f"Position {n}", "position", f"Box 1 › Position {n}"))
         for n in (1, 2, 3)
     ]
-    pdf = render_location_labels(labels)
+    pdf = render_pdf(labels, "Location labels")
     assert [_decoded(image) for image in _pages(pdf)] == [
         ["LOC-B01-P01"],
         ["LOC-B01-P02"],
@@ -126,12 +142,13 @@ def test_several_labels_print_as_one_pdf_a_page_each():
     ]
 
 
-def test_the_label_of_a_stored_location_decodes_to_its_code_in_the_database(make):
+def test_the_label_of_a_stored_location_decodes_to_its_code_in_the_database(make, approved_labels):
     tech = make.user("technician")
     site = create_location(tech, LocationRequest(kind="site", name="Cell therapy lab"))
     freezer = create_location(tech, LocationRequest(kind="freezer", parent=site.code))
-    (data,) = label_data(freezer.code)
-    pdf = render_location_labels([LocationLabel(**data)])
+    (label,) = location_labels(tech, freezer.code, with_children=False)
+    assert (label.purpose, label.template_version) == ("storage_position", 1)
+    pdf = label.pdf
     (image,) = _pages(pdf)
     assert _decoded(image) == [freezer.code]
     assert "Cell therapy lab › Freezer 1" in _text(pdf)[0]

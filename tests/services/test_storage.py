@@ -13,7 +13,6 @@ from custody.services.custody_scans import ScanRequest, scan
 from custody.services.storage import (
     LocationRequest,
     create_location,
-    label_data,
     list_locations,
     location_detail,
 )
@@ -228,21 +227,6 @@ def test_reading_a_box_costs_the_same_whatever_it_holds(make, make_lot):
     db.session.commit()
     # The list, the ancestors one tree level at a time, and SQLite's BEGIN.
     assert _statements(lambda: list_locations(kind="position")) <= 6
-
-
-def test_label_data_names_the_location_and_optionally_its_children(make):
-    tech = make.user("technician")
-    *_, box = _tree(tech, positions=2)
-    (one,) = label_data(box)
-    assert one == {
-        "code": box,
-        "name": "Box 1",
-        "kind": "box",
-        "path": "Cell therapy lab › LN2 freezer 1 › Rack 1 › Box 1",
-    }
-    labels = label_data(box, with_children=True)
-    assert [label["code"] for label in labels] == [box, f"{box}-P01", f"{box}-P02"]
-    assert labels[2]["path"].endswith("Box 1 › Position 2")
 
 
 def test_two_people_adding_racks_to_one_freezer_get_different_codes(app, make):

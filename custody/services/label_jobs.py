@@ -1,0 +1,139 @@
+"""Print jobs by what people name: a bag, its tie-tag, a collection, a shipment, a location,
+a whole lot; and a lot's label reconciliation (printed, applied, voided, still missing)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from custody.domain.errors import LabelCannotPrint, NotFound
+from custody.extensions import db
+from custody.models import Allocation, Bag, LabelPrint, LabelStatus, Lot, StorageLocation, User
+from custody.services import label_data, label_prints
+from custody.services.bag_lookup import bag_by_code, shipment_by_code
+from custody.services.collections import din_from, donation_by_din
+from custody.services.label_prints import current_label, current_labels, live_label
+from custody.services.storage import location_by_code, location_paths
+
+
+def bag_label(user: User, code: str) -> LabelPrint:
+    return current_label(user, lambda: label_data.bag_label(bag_by_code(code)))
+
+
+def tie_tag(user: User, code: str) -> LabelPrint:
+    return current_label(user, lambda: label_data.tie_tag(active_allocation(bag_by_code(code))))
+
+
+def collection_label(user: User, din: str) -> LabelPrint:
+    return current_label(user, lambda: label_data.collection_label(donation_by_din(din_from(din))))
+
+
+def shipper_label(user: User, code: str) -> LabelPrint:
+    return current_label(user, lambda: label_data.shipper_label(shipment_by_code(code)))
+
+
+def location_labels(user: User, code: str, with_children: bool) -> list[LabelPrint]:
+    def contents():
+        location = location_by_code(code)
+        locations = [location]
+        if with_children:
+            locations += db.session.scalars(
+                select(StorageLocation)
+                .where(StorageLocation.parent_id == location.id)
+                .order_by(StorageLocation.code)
+            ).all()
+        paths = location_paths(locations)
+        return [label_data.location_label(loc, paths[loc.id]) for loc in locations]
+
+    return current_labels(user, contents)
+
+
+def lot_labels(user: User, lot_number: str) -> list[LabelPrint]:
+    """Every bag's current label, issuing those missing, for one print job."""
+
+    def contents():
+        lot = lot_by_number(lot_number)
+        bags = [b for b in lot.bags if b.status not in label_data.NO_LABEL]
+        if not bags:
+            raise LabelCannotPrint(f"Lot {lot_number} has no bag that needs a label.")
+        release = label_data.LotRelease.of(lot)
+        return [label_data.bag_label(bag, release) for bag in bags]
+
+    return current_labels(user, contents)
+
+
+def reprint(user: User, label_id: int, reason: str) -> LabelPrint:
+    return label_prints.reprint(user, label_id, reason, content_now)
+
+
+def content_now(label: LabelPrint) -> label_data.LabelContent:
+    """What the label's subject calls for now, read from the records."""
+    key = label.subject_key
+    if label.subject_type == "bag":
+        return label_data.bag_label(bag_by_code(key))
+    if label.subject_type == "allocation":
+        return label_data.tie_tag(db.session.get(Allocation, int(key)))
+    if label.subject_type == "donation":
+        return label_data.collection_label(donation_by_din(key))
+    if label.subject_type == "shipment":
+        return label_data.shipper_label(shipment_by_code(key))
+    location = location_by_code(key)
+    return label_data.location_label(location, location_paths([location])[location.id])
+
+
+def active_allocation(bag: Bag) -> Allocation:
+    allocation = db.session.scalar(
+        select(Allocation).where(Allocation.bag_id == bag.id, Allocation.active.is_(True))
+    )
+    if allocation is None:
+        raise LabelCannotPrint(
+            f"Bag {bag.code} is not allocated to a recipient, so it has no tie-tag. Allocate "
+            "it first.",
+            bag=bag.code,
+        )
+    return allocation
+
+
+def lot_by_number(lot_number: str) -> Lot:
+    lot = db.session.scalar(select(Lot).where(Lot.lot_number == lot_number))
+    if lot is None:
+        raise NotFound(f"No lot {lot_number} is known here.", lot=lot_number)
+    return lot
+
+
+def reconciliation(lot_number: str) -> dict:
+    """Labels printed against applied and voided, per purpose, and bags still without one."""
+    lot = lot_by_number(lot_number)
+    labels = db.session.scalars(
+        select(LabelPrint).where(LabelPrint.lot_id == lot.id).order_by(LabelPrint.id)
+    ).all()
+    by_purpose: dict[str, Counter] = {}
+    for label in labels:
+        counts = by_purpose.setdefault(label.purpose, Counter())
+        counts["printed"] += 1
+        counts["reprints"] += label.action == "reprint"
+        counts[label.status.value] += 1
+    needed = label_data.LotRelease.of(lot).purpose if lot.bags else None
+    missing = [
+        bag.code
+        for bag in lot.bags
+        if bag.status not in label_data.NO_LABEL and live_label("bag", bag.code, needed) is None
+    ]
+    return {
+        "lot": lot.lot_number,
+        "disposition": lot.disposition.value,
+        "label_needed": needed,
+        "purposes": {
+            purpose: {
+                "printed": c["printed"],
+                "reprints": c["reprints"],
+                "applied": c[LabelStatus.APPLIED.value],
+                "voided": c[LabelStatus.VOIDED.value],
+                "issued_not_applied": c[LabelStatus.ISSUED.value],
+            }
+            for purpose, c in sorted(by_purpose.items())
+        },
+        "bags": len(lot.bags),
+        "bags_without_current_label": missing,
+    }
