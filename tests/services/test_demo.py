@@ -33,6 +33,8 @@ from custody.models import (
     Donor,
     Eligibility,
     Infusion,
+    LabelPrint,
+    LabelStatus,
     LocationKind,
     Lot,
     MaterialKind,
@@ -51,6 +53,8 @@ from custody.models import (
 from custody.services.audit_verify import verify_trail
 from custody.services.certificates import certificate_pdf
 from custody.services.demo import load_demo
+from custody.services.label_jobs import reconciliation
+from custody.services.label_templates import template_list
 from custody.services.lot_quality import (
     all_results,
     criteria_of,
@@ -62,6 +66,7 @@ from custody.services.release import signature_status
 from custody.services.release_queries import review_queue
 from custody.services.specifications import current_specification, specification_content
 from tests.conftest import PG_URL, _drop_pg_database, _migrate, _recreate_pg_database, _worker
+from tests.labels.label_reading import decode, rasterise
 
 # Everything the demo writes except accounts (salted password hashes) and the audit trail.
 DEMO_TABLES = (
@@ -362,7 +367,8 @@ def test_signatures_verify_and_nobody_signs_a_lot_whose_results_they_entered(dem
     assert approval.content_hash == content_hash(content) and approval.signer.role is Role.QA
     assert spec.approved_at < min(db.session.scalars(select(Lot.manufactured_at)))
     decisions = list(db.session.scalars(select(ReleaseDecision)))
-    assert len(decisions) == db.session.scalar(select(func.count()).select_from(Signature)) - 1
+    lot_signatures = select(func.count()).where(~Signature.record_type.like("label_template:%"))
+    assert len(decisions) == db.session.scalar(lot_signatures.select_from(Signature)) - 1
     for decision in decisions:
         if decision.invalidated_at is None:
             assert signature_status(decision) == (True, "")
@@ -421,3 +427,25 @@ def test_positive_sterility_after_conditional_release_sent_the_lot_back_with_an_
 def test_same_seed_gives_the_same_data(demo, app):
     load_demo(scale=1, seed=1)
     assert _digest() == demo
+
+
+def test_labels_were_printed_with_approved_templates_and_decode_to_their_bags(demo):
+    assert {t["status"] for t in template_list()} == {"printing"}
+    labels = list(db.session.scalars(select(LabelPrint).order_by(LabelPrint.id)))
+    live = [label for label in labels if label.status is not LabelStatus.VOIDED]
+    assert {label.purpose for label in live} == {"final_product", "quarantine_product", "tie_tag"}
+    superseded = [label for label in labels if label.void_reason.startswith("superseded")]
+    assert superseded and all(label.purpose == "quarantine_product" for label in superseded)
+    (reprint,) = [label for label in labels if label.action == "reprint"]
+    assert (
+        reprint.reason and db.session.get(LabelPrint, reprint.replaces_id).status.value == "voided"
+    )
+    for label in [label for label in live if label.purpose == "final_product"][:3]:
+        bag = db.session.get(Bag, label.bag_id)
+        (page,) = rasterise(label.pdf)
+        found = dict(decode(page))
+        assert found["DataMatrix"].startswith(f"=+03000={bag.din}")
+        assert f"=<{bag.product_code}" in found["DataMatrix"]
+    lot = db.session.get(Lot, reprint.lot_id)
+    counts = reconciliation(lot.lot_number)["purposes"]["final_product"]
+    assert counts["reprints"] == 1 and counts["voided"] == 1 and counts["issued_not_applied"] == 0

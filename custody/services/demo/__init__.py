@@ -45,7 +45,7 @@ from custody.models import (
     User,
 )
 from custody.services.audit_trail import acting_as
-from custody.services.demo import clinic, journeys, lab, quality
+from custody.services.demo import clinic, journeys, lab, labelling, quality
 from custody.services.demo.clinic import DemoSummary
 from custody.services.demo.scenario import ACTOR, DEMO_ACCOUNTS, DEMO_PASSWORD, LAB, Unit
 from custody.services.demo.storage import build_storage
@@ -67,6 +67,7 @@ def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
         shipments = _shipment_numbers()
         pdc = current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
         specification = quality.approved_specification(users, pdc)
+        labelling.approve_templates(users)
         for number in range(scale):
             unit = Unit(rng, number, users, trial, specification=specification)
             build_storage(unit, site)
@@ -136,3 +137,4 @@ def _build(unit: Unit, shipment_codes) -> None:
     db.session.flush()
     clinic.finish(unit)
     quality.review(unit, lots)
+    labelling.label_lots(unit, lots)
