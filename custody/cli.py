@@ -25,7 +25,8 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (user_group, audit_group, isbt128_group, demo_command, serve_command):
+    commands = (user_group, audit_group, labels_group, isbt128_group, demo_command, serve_command)
+    for command in commands:
         app.cli.add_command(command)
 
 
@@ -117,6 +118,29 @@ def audit_verify() -> None:
         click.echo(f"audit FAILED at {report.first_break.describe()}")
         sys.exit(1)
     click.echo(f"audit OK: {report.entries} entries")
+
+
+@click.group("labels", help="Label templates.")
+def labels_group() -> None:
+    pass
+
+
+@labels_group.command("check")
+@with_appcontext
+def labels_check() -> None:
+    """List every label template file with its state; exit 1 if any fails its checks."""
+    from custody.services.label_templates import template_list
+
+    rows = template_list()
+    for row in rows:
+        name = f"{row['purpose']} v{row['version']}" if "purpose" in row else row["file"]
+        click.echo(
+            f"{name}: {row['status']}" + (f" sha256={row['sha256']}" if "sha256" in row else "")
+        )
+        for problem in row["problems"]:
+            click.echo(f"  - {problem}")
+    if any(row["status"] == "invalid" for row in rows):
+        sys.exit(1)
 
 
 # --- ISBT 128 ----------------------------------------------------------------------------

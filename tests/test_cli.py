@@ -91,3 +91,15 @@ def test_demo_loads_accounts_for_every_role_and_is_deterministic(runner):
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "already" in again.output
     assert "nurse" in again.output  # `make run` shows the accounts every time
+
+
+def test_labels_check_lists_the_templates_and_fails_on_an_invalid_one(app, runner, tmp_path):
+    result = runner.invoke(args=["labels", "check"])
+    assert result.exit_code == 0, result.output
+    assert "final_product v1: awaiting approval" in result.output
+    (tmp_path / "final_product.v1.toml").write_text('name = "final_product"\n', encoding="utf-8")
+    app.config["CUSTODY_LABEL_TEMPLATES"] = str(tmp_path)
+    result = runner.invoke(args=["labels", "check"])
+    assert result.exit_code == 1
+    assert "final_product.v1.toml: invalid" in result.output
+    assert "version: Missing data for required field." in result.output

@@ -20,6 +20,7 @@ from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.models.accounts import Role
 from custody.services.bag_queries import bag_detail
+from custody.services.label_prints import PRINTERS
 from custody.services.release_queries import with_release
 from custody.web.local_time import moment, site_zone
 
@@ -60,6 +61,7 @@ def bag_page(code: str):
     return render_template(
         "lab/bag.html",
         bag=bag,
+        can_print=current_user.role in PRINTERS,
         release=release,
         signed=moment(release["signature"]["signed_at"], zone) if release else None,
         din=din_groups(bag["din"]),

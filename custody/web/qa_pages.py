@@ -21,6 +21,8 @@ from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.domain.release_rules import ACTIONS
 from custody.services.bag_queries import list_bags, lot_detail
+from custody.services.label_jobs import reconciliation
+from custody.services.label_prints import PRINTERS
 from custody.services.qc_results import ENTERERS
 from custody.services.quality_alerts import list_alerts
 from custody.services.release_queries import lot_history, lot_quality, review_queue
@@ -84,6 +86,8 @@ def lot_page(lot: str):
         can_sign=current_user.role in SIGNERS,
         can_enter=current_user.role in ENTERERS,
         times={k: moment(detail[k], zone) for k in ("manufactured_at", "expires_at")},
+        labels=reconciliation(lot) if detail["bags"] else None,
+        can_print=current_user.role in PRINTERS,
     )
 
 
