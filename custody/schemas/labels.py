@@ -81,3 +81,4 @@ class ReconciliationOut(Schema):
     purposes = fields.Dict(keys=fields.String(), values=fields.Nested(PurposeCountsOut))
     bags = fields.Integer()
     bags_without_current_label = fields.List(fields.String())
+    note = fields.String(metadata={"description": "why no label is due, when none is"})

@@ -102,6 +102,17 @@ def lot_by_number(lot_number: str) -> Lot:
     return lot
 
 
+def _label_needed(lot: Lot) -> tuple[str | None, str]:
+    """The bag label the lot's status calls for, or none and why (a broken release signature:
+    the counts are still reported, but no label is due until QA reviews the lot)."""
+    if not lot.bags:
+        return None, "The lot has no bags."
+    try:
+        return label_data.LotRelease.of(lot).purpose, ""
+    except LabelCannotPrint as refused:
+        return None, refused.message
+
+
 def reconciliation(lot_number: str) -> dict:
     """Labels printed against applied and voided, per purpose, and bags still without one."""
     lot = lot_by_number(lot_number)
@@ -114,11 +125,13 @@ def reconciliation(lot_number: str) -> dict:
         counts["printed"] += 1
         counts["reprints"] += label.action == "reprint"
         counts[label.status.value] += 1
-    needed = label_data.LotRelease.of(lot).purpose if lot.bags else None
+    needed, note = _label_needed(lot)
     missing = [
         bag.code
         for bag in lot.bags
-        if bag.status not in label_data.NO_LABEL and live_label("bag", bag.code, needed) is None
+        if needed
+        and bag.status not in label_data.NO_LABEL
+        and live_label("bag", bag.code, needed) is None
     ]
     return {
         "lot": lot.lot_number,
@@ -135,5 +148,6 @@ def reconciliation(lot_number: str) -> dict:
             for purpose, c in sorted(by_purpose.items())
         },
         "bags": len(lot.bags),
+        "note": note,
         "bags_without_current_label": missing,
     }

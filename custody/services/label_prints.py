@@ -20,10 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    LabelCannotPrint,
+    NotFound,
+    ValidationFailed,
+)
 from custody.domain.scan_targets import read_scan
 from custody.extensions import db
 from custody.labels.pdf import render_pdf
+from custody.labels.templates import LabelTemplate
 from custody.labels.zpl import render_zpl
 from custody.models import LabelPrint, LabelStatus, Role, User
 from custody.models.base import utcnow
@@ -246,14 +254,27 @@ def _void(user: User, label: LabelPrint, reason: str) -> None:
 
 
 def document(labels: Sequence[LabelPrint], fmt: str, title: str) -> bytes:
-    """Several issued labels as one print job, each page drawn from what that label printed."""
+    """Several issued labels as one print job, each page drawn from what that label printed,
+    with the template file it was printed with (checked against the hash it recorded)."""
     if len(labels) == 1:
         return labels[0].pdf if fmt == "pdf" else labels[0].zpl
-    lib = library()
-    pages = [(lib.get(label.purpose, label.template_version), label.values) for label in labels]
+    pages = [(_issued_template(label), label.values) for label in labels]
     if fmt == "pdf":
         return render_pdf(pages, title)
     return render_zpl(pages, dpmm=printer_dpmm()).encode("utf-8")
+
+
+def _issued_template(label: LabelPrint) -> LabelTemplate:
+    template = library().templates.get((label.purpose, label.template_version))
+    if template is None or template.sha256 != label.template_sha256:
+        raise LabelCannotPrint(
+            f"The {label.purpose} template v{label.template_version} that label {label.id} was "
+            "printed with is missing or has changed since, so the job cannot be drawn as it was "
+            "issued. Restore the approved template file; each label's own bytes are still "
+            f"served at /api/v1/labels/{label.id}/label.pdf.",
+            label=label.id,
+        )
+    return template
 
 
 def printer_dpmm() -> int:
