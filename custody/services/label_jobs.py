@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from custody.domain.errors import LabelCannotPrint, NotFound
 from custody.extensions import db
@@ -13,7 +14,7 @@ from custody.models import Allocation, Bag, LabelPrint, LabelStatus, Lot, Storag
 from custody.services import label_data, label_prints
 from custody.services.bag_lookup import bag_by_code, shipment_by_code
 from custody.services.collections import din_from, donation_by_din
-from custody.services.label_prints import current_label, current_labels, live_label
+from custody.services.label_prints import current_label, current_labels
 from custody.services.storage import location_by_code, location_paths
 
 
@@ -116,8 +117,12 @@ def _label_needed(lot: Lot) -> tuple[str | None, str]:
 def reconciliation(lot_number: str) -> dict:
     """Labels printed against applied and voided, per purpose, and bags still without one."""
     lot = lot_by_number(lot_number)
+    # Counting needs no label's bytes: leave the PDF and ZPL columns in the database.
     labels = db.session.scalars(
-        select(LabelPrint).where(LabelPrint.lot_id == lot.id).order_by(LabelPrint.id)
+        select(LabelPrint)
+        .where(LabelPrint.lot_id == lot.id)
+        .options(defer(LabelPrint.pdf), defer(LabelPrint.zpl), defer(LabelPrint.values))
+        .order_by(LabelPrint.id)
     ).all()
     by_purpose: dict[str, Counter] = {}
     for label in labels:
@@ -126,12 +131,15 @@ def reconciliation(lot_number: str) -> dict:
         counts["reprints"] += label.action == "reprint"
         counts[label.status.value] += 1
     needed, note = _label_needed(lot)
+    labelled = {
+        label.subject_key
+        for label in labels
+        if label.purpose == needed and label.status is not LabelStatus.VOIDED
+    }
     missing = [
         bag.code
         for bag in lot.bags
-        if needed
-        and bag.status not in label_data.NO_LABEL
-        and live_label("bag", bag.code, needed) is None
+        if needed and bag.status not in label_data.NO_LABEL and bag.code not in labelled
     ]
     return {
         "lot": lot.lot_number,
