@@ -18,6 +18,7 @@ from custody.domain import eligibility, isbt128
 from custody.domain.errors import LabelCannotPrint
 from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
+from custody.labels.catalogue import PURPOSES
 from custody.models import (
     Allocation,
     Bag,
@@ -45,11 +46,15 @@ class LabelContent:
     """One label to print: its purpose, what it is stuck on, and the values it prints."""
 
     purpose: str
-    subject_type: str
     subject_key: str
     values: dict[str, str]
     bag_id: int | None = None
     lot_id: int | None = None
+
+    @property
+    def subject_type(self) -> str:
+        """What a label of this purpose goes on (the catalogue says: bag, donation, …)."""
+        return PURPOSES[self.purpose].subject
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def bag_label(bag: Bag, release: LotRelease | None = None) -> LabelContent:
         )
     values = _bag_values(bag, site_zone()) | _warnings(release.determination)
     values["release_statement"] = release.statement
-    return LabelContent(release.purpose, "bag", bag.code, values, bag.id, bag.lot_id)
+    return LabelContent(release.purpose, bag.code, values, bag.id, bag.lot_id)
 
 
 def _bag_values(bag: Bag, zone: ZoneInfo) -> dict[str, str]:
@@ -181,7 +186,7 @@ def collection_label(donation: Donation) -> LabelContent:
         "eligibility": determination,
         "establishment_name": establishment()[0],
     } | _warnings(determination)
-    return LabelContent("collection", "donation", din, values)
+    return LabelContent("collection", din, values)
 
 
 def tie_tag(allocation: Allocation) -> LabelContent:
@@ -223,7 +228,7 @@ def tie_tag(allocation: Allocation) -> LabelContent:
         ),
         "allocated": local_time(allocation.allocated_at, zone),
     }
-    return LabelContent("tie_tag", "allocation", str(allocation.id), values, bag.id, bag.lot_id)
+    return LabelContent("tie_tag", str(allocation.id), values, bag.id, bag.lot_id)
 
 
 def shipper_label(shipment: Shipment) -> LabelContent:
@@ -248,7 +253,7 @@ def shipper_label(shipment: Shipment) -> LabelContent:
         "establishment_name": name,
         "establishment_address": address,
     }
-    return LabelContent("shipper", "shipment", shipment.code, values)
+    return LabelContent("shipper", shipment.code, values)
 
 
 def location_label(location: StorageLocation, path: str) -> LabelContent:
@@ -258,4 +263,4 @@ def location_label(location: StorageLocation, path: str) -> LabelContent:
         "name_and_kind": f"{location.name} ({location.kind.value})",
         "path": path,
     }
-    return LabelContent("storage_position", "location", location.code, values)
+    return LabelContent("storage_position", location.code, values)

@@ -13,10 +13,10 @@ SHA-256, in the same transaction as its audit entries.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -68,20 +68,28 @@ def current_labels(user: User, contents: Callable[[], Sequence[LabelContent]]) -
     check_role(user, PRINTERS, "print labels")
     race = "Someone printed some of these labels at the same moment; ask for them again."
     with write(user, "labels issued", race):
-        return [issue_or_reuse(user, c) for c in contents()]
+        wanted = list(contents())
+        live = live_labels(wanted)  # one query for the whole job, not one per bag
+        return [issue_or_reuse(user, c, live) for c in wanted]
 
 
-def issue_or_reuse(user: User, content: LabelContent) -> LabelPrint:
-    """The subject's label, inside the caller's transaction (see current_label)."""
-    live = live_label(content.subject_type, content.subject_key, content.purpose)
-    if live is not None and live.values == content.values:
-        return live
-    if live is not None:
+def issue_or_reuse(
+    user: User, content: LabelContent, live: Mapping[tuple, LabelPrint] | None = None
+) -> LabelPrint:
+    """The subject's label, inside the caller's transaction (see current_label).
+
+    `live` is what live_labels() found for a batch of subjects; without it, it is looked up."""
+    if live is None:
+        live = live_labels([content])
+    own = live.get(_live_key(content, content.purpose))
+    if own is not None and own.values == content.values:
+        return own
+    if own is not None:
         changed = ", ".join(
-            sorted(k for k in content.values if live.values.get(k) != content.values[k])
+            sorted(k for k in content.values if own.values.get(k) != content.values[k])
         )
-        _void(user, live, f"superseded: what the label says changed ({changed})")
-    for other in _other_purposes(content):
+        _void(user, own, f"superseded: what the label says changed ({changed})")
+    for other in _other_purposes(content, live):
         _void(user, other, f"superseded by the {content.purpose.replace('_', ' ')} label")
     return _issue(user, content, "print")
 
@@ -100,7 +108,7 @@ def reprint(
         f"label {label_id} reprinted: {reason}",
         "Someone changed this label at the same moment.",
     ):
-        old = _label(label_id)
+        old = label_by_id(label_id)
         if old.status is LabelStatus.VOIDED:
             raise IllegalTransition(
                 f"Label {label_id} was voided ({old.void_reason}); print the subject's current "
@@ -126,9 +134,7 @@ def _check_still_current(old: LabelPrint, now: LabelContent) -> None:
 
 def replace_with_reprint(user: User, old: LabelPrint, reason: str) -> LabelPrint:
     """The reprint and the old label's voiding, inside the caller's transaction."""
-    content = LabelContent(
-        old.purpose, old.subject_type, old.subject_key, old.values, old.bag_id, old.lot_id
-    )
+    content = LabelContent(old.purpose, old.subject_key, old.values, old.bag_id, old.lot_id)
     _void(user, old, f"replaced by a reprint: {reason}")
     return _issue(user, content, "reprint", reason=reason, replaces=old)
 
@@ -139,7 +145,7 @@ def void(user: User, label_id: int, reason: str) -> LabelPrint:
     with write(
         user, f"label {label_id} voided: {reason}", "Someone changed this label at the same moment."
     ):
-        label = _label(label_id)
+        label = label_by_id(label_id)
         if label.status is LabelStatus.VOIDED:
             raise IllegalTransition(
                 f"Label {label_id} is already void ({label.void_reason}).",
@@ -153,7 +159,7 @@ def apply(user: User, label_id: int, scan: str) -> LabelPrint:
     """The label is on its container: proven by scanning it there, and matched to the subject."""
     check_role(user, PRINTERS, "apply labels")
     with write(user, f"label {label_id} applied", "Someone changed this label at the same moment."):
-        label = _label(label_id)
+        label = label_by_id(label_id)
         if label.status is not LabelStatus.ISSUED:
             raise IllegalTransition(
                 f"Label {label_id} is {label.status.value}; only an issued label is applied.",
@@ -187,26 +193,30 @@ def _expected_scan(label: LabelPrint) -> str:
     return label.subject_key
 
 
-def live_label(subject_type: str, key: str, purpose: str) -> LabelPrint | None:
-    return db.session.scalar(
+def live_labels(contents: Sequence[LabelContent]) -> dict[tuple, LabelPrint]:
+    """The live labels, of any purpose, of the subjects `contents` are for, by subject and
+    purpose."""
+    subjects = {(c.subject_type, c.subject_key) for c in contents}
+    if not subjects:
+        return {}
+    labels = db.session.scalars(
         select(LabelPrint).where(
-            LabelPrint.subject_type == subject_type,
-            LabelPrint.subject_key == key,
-            LabelPrint.purpose == purpose,
+            tuple_(LabelPrint.subject_type, LabelPrint.subject_key).in_(subjects),
             LabelPrint.status != LabelStatus.VOIDED,
         )
     )
+    return {(label.subject_type, label.subject_key, label.purpose): label for label in labels}
 
 
-def _other_purposes(content: LabelContent) -> list[LabelPrint]:
+def _live_key(content: LabelContent, purpose: str) -> tuple:
+    return (content.subject_type, content.subject_key, purpose)
+
+
+def _other_purposes(content: LabelContent, live: Mapping[tuple, LabelPrint]) -> list[LabelPrint]:
     if content.purpose not in BAG_PURPOSES:
         return []
-    others = [p for p in BAG_PURPOSES if p != content.purpose]
-    return [
-        label
-        for purpose in others
-        if (label := live_label(content.subject_type, content.subject_key, purpose))
-    ]
+    found = (live.get(_live_key(content, p)) for p in BAG_PURPOSES if p != content.purpose)
+    return [label for label in found if label is not None]
 
 
 def _issue(
@@ -282,10 +292,6 @@ def printer_dpmm() -> int:
 
 
 def label_by_id(label_id: int) -> LabelPrint:
-    return _label(label_id)
-
-
-def _label(label_id: int) -> LabelPrint:
     label = db.session.get(LabelPrint, label_id) if 0 < label_id < 2**31 else None
     if label is None:
         raise NotFound(f"There is no label {label_id}.", label=label_id)
