@@ -18,7 +18,13 @@ from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
 from custody.extensions import db
-from tests.factories import Factories, LotFactory, QualityFactory, approve_label_templates
+from tests.factories import (
+    ClinicFactory,
+    Factories,
+    LotFactory,
+    QualityFactory,
+    approve_label_templates,
+)
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
 
@@ -160,3 +166,9 @@ def approved_labels(app, make):
 def make_lot(app) -> LotFactory:
     """Lots with bags, storage positions and shipments, written directly as test setup."""
     return LotFactory(app)
+
+
+@pytest.fixture
+def clinic(app, make, quality, make_lot) -> ClinicFactory:
+    """The trial, recipients, allocations, receipt at the site and thaws, as test setup."""
+    return ClinicFactory(app, make, quality, make_lot)

@@ -231,3 +231,194 @@ def approve_label_templates(make: Factories) -> object:
     for name, version in sorted(library().templates):
         approve_template(qa, name, version, qa.username, PASSWORD, 5)
     return qa
+
+
+class ClinicFactory:
+    """The trial, recipients, and bags brought to the bedside, written directly as test setup.
+
+    Services under test are not used to build their own preconditions: an allocation made
+    here is a row, a bag "received at the site" has a shipment item with its receipt, and a
+    thaw is a row; each test then drives the service it is about.
+    """
+
+    SITE = "University Hospital"
+
+    def __init__(self, app, make: Factories, quality: QualityFactory, make_lot) -> None:
+        self.app = app
+        self.make = make
+        self.quality = quality
+        self.make_lot = make_lot
+        self._trial = None
+
+    def trial(self, post_thaw_minutes: int = 60):
+        """The one trial, with flat DL1-DL3 (6e8, 1.2e9, 1.8e9) and per-kg DL4 (1.5e7/kg)."""
+        from custody.extensions import db
+        from custody.models import DoseBasis, DoseLevel, Trial
+        from custody.services.audit_trail import acting_as
+
+        if self._trial is not None:
+            return self._trial
+        with acting_as("system:test", reason="test setup"):
+            trial = Trial(
+                protocol_id="NCT07026942",
+                title="CD33 CAR-NK cells for relapsed/refractory AML",
+                product_name="CD33 CAR-NK cells",
+                post_thaw_minutes=post_thaw_minutes,
+            )
+            for code, basis, cells, status in (
+                ("DL1", DoseBasis.FLAT, 6e8, "closed"),
+                ("DL2", DoseBasis.FLAT, 1.2e9, "open"),
+                ("DL3", DoseBasis.FLAT, 1.8e9, "open"),
+                ("DL4", DoseBasis.PER_KG, 1.5e7, "open"),
+            ):
+                trial.dose_levels.append(
+                    DoseLevel(code=code, phase=1, basis=basis, dose_cells=cells, status=status)
+                )
+            db.session.add(trial)
+            db.session.commit()
+        self._trial = trial
+        return trial
+
+    def dose_level(self, code: str):
+        return next(level for level in self.trial().dose_levels if level.code == code)
+
+    def recipient(
+        self,
+        dose_level: str = "DL2",
+        status: str = "lymphodepletion",
+        weight_kg: float = 70.0,
+        birth_date=None,
+        site: str | None = None,
+        **fields,
+    ):
+        from datetime import date
+
+        from custody.extensions import db
+        from custody.models import Recipient
+        from custody.models.base import utcnow
+        from custody.services.audit_trail import acting_as
+
+        number = next(_numbers)
+        with acting_as("system:test", reason="test setup"):
+            recipient = Recipient(
+                subject_id=fields.pop("subject_id", f"CAR33-T-{number:03d}"),
+                hospital_record_number=fields.pop("hospital_record_number", f"MRN{number:07d}"),
+                name=fields.pop("name", f"Test Recipient {number}"),
+                birth_date=birth_date or date(1960 + number % 30, 1 + number % 12, 1 + number % 28),
+                weight_kg=weight_kg,
+                weight_measured_on=fields.pop("weight_measured_on", utcnow().date()),
+                site=site or self.SITE,
+                phase=fields.pop("phase", 1),
+                dose_level_id=self.dose_level(dose_level).id,
+                status=status,
+                **fields,
+            )
+            db.session.add(recipient)
+            db.session.commit()
+        return recipient
+
+    def released_bags(self, count: int = 2, **lot_fields):
+        """Bags of a lot released through QA's signature (1.2e9 viable CAR+ NK cells, 20 mL)."""
+        lot = self.quality.released_lot(self.make_lot, bags=count, **lot_fields)
+        for bag in lot.bags:
+            self._set_status(bag, "released")
+        return lot.bags
+
+    def allocate(self, bag, recipient, infusion_number: int = 1, volume_ml: float | None = None):
+        """An active allocation row (what the allocation service would have written)."""
+        from custody.extensions import db
+        from custody.models import Allocation
+        from custody.services.audit_trail import acting_as
+
+        with acting_as("system:test", reason="test setup"):
+            allocation = Allocation(
+                bag_id=bag.id,
+                recipient_id=recipient.id,
+                infusion_number=infusion_number,
+                volume_to_infuse_ml=volume_ml or bag.volume_ml,
+                allocated_by_id=self.quality.qa.id,
+                planned_cells=bag.viable_car_nk_cells,
+                weight_kg_used=recipient.weight_kg,
+            )
+            db.session.add(allocation)
+            if bag.status.value == "released":
+                bag.status = "allocated"
+            db.session.commit()
+        return allocation
+
+    def receive(self, bag, site: str | None = None):
+        """The bag shipped to `site` and received there, as the shipping service records it."""
+        from datetime import timedelta
+
+        from custody.extensions import db
+        from custody.models import ShipmentItem
+        from custody.models.base import utcnow
+        from custody.services.audit_trail import acting_as
+
+        shipment = self.make_lot.shipment(destination=site or self.SITE, status="received")
+        nurse = self.make.user("nurse")
+        with acting_as("system:test", reason="test setup"):
+            now = utcnow()
+            db.session.add(
+                ShipmentItem(
+                    shipment_id=shipment.id,
+                    bag_id=bag.id,
+                    packed_at=now - timedelta(hours=6),
+                    packed_by_id=self.quality.qa.id,
+                    status_before=bag.status.value,
+                    received_at=now - timedelta(hours=1),
+                    received_by_id=nurse.id,
+                )
+            )
+            bag.status = "received"
+            db.session.commit()
+        return shipment
+
+    def thaw(self, bag, allocation, minutes_ago: float = 5, ended: bool = True, window=None):
+        """A thaw row: started a few minutes before it ended `minutes_ago` minutes ago."""
+        from datetime import timedelta
+
+        from custody.extensions import db
+        from custody.models import Thaw
+        from custody.models.base import utcnow
+        from custody.services.audit_trail import acting_as
+
+        window = window or self.trial().post_thaw_minutes
+        nurse = self.make.user("nurse")
+        ended_at = utcnow() - timedelta(minutes=minutes_ago)
+        with acting_as("system:test", reason="test setup"):
+            thaw = Thaw(
+                bag_id=bag.id,
+                allocation_id=allocation.id,
+                started_at=ended_at - timedelta(minutes=12),
+                started_by_id=nurse.id,
+                ended_at=ended_at if ended else None,
+                ended_by_id=nurse.id if ended else None,
+                window_minutes=window,
+                use_by=ended_at + timedelta(minutes=window) if ended else None,
+            )
+            db.session.add(thaw)
+            if ended:
+                bag.status = "thawed"
+            db.session.commit()
+        return thaw
+
+    def at_bedside(self, recipient=None, infusion_number: int = 1, thawed: bool = True, **kw):
+        """A released bag allocated to `recipient`, received at their site and thawed.
+
+        Returns (bag, recipient, allocation)."""
+        recipient = recipient or self.recipient()
+        (bag,) = self.released_bags(1, **kw)
+        allocation = self.allocate(bag, recipient, infusion_number)
+        self.receive(bag, recipient.site)
+        if thawed:
+            self.thaw(bag, allocation)
+        return bag, recipient, allocation
+
+    def _set_status(self, bag, status: str) -> None:
+        from custody.extensions import db
+        from custody.services.audit_trail import acting_as
+
+        with acting_as("system:test", reason="test setup"):
+            bag.status = status
+            db.session.commit()

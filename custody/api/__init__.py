@@ -22,19 +22,25 @@ def register_api(app: Flask) -> None:
     from custody import errors
     from custody.api import (
         accounts,
+        allocations,
         audit,
         bags,
+        bedside,
         donations,
         donors,
         identifiers,
+        infusions,
         labels,
         locations,
         lots,
         quality,
+        recipients,
         release,
+        samples,
         scans,
         shipments,
         specifications,
+        trial,
     )
 
     api = CustodyApi(
@@ -64,6 +70,12 @@ def register_api(app: Flask) -> None:
         scans,
         shipments,
         labels,
+        trial,
+        recipients,
+        allocations,
+        bedside,
+        infusions,
+        samples,
     )
     for module in modules:
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)

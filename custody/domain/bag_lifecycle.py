@@ -53,15 +53,25 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "move": _IN_STORAGE,
     "retrieve": {STORED: QUARANTINED} | {s: s for s in _IN_STORAGE if s != STORED},
     "release": {QUARANTINED: RELEASED, STORED: RELEASED},
-    "allocate": {RELEASED: ALLOCATED},
-    "deallocate": {ALLOCATED: RELEASED},
+    # A bag may be allocated in the lab (it then travels allocated) or on arrival at the site;
+    # the allocation record, not the state, says whose it is once it has left the lab.
+    "allocate": {RELEASED: ALLOCATED, RECEIVED: RECEIVED},
+    # Thawed cells cannot go back: a de-allocated thawed bag stays thawed, to be discarded.
+    "deallocate": {ALLOCATED: RELEASED, SHIPPED: SHIPPED, RECEIVED: RECEIVED}
+    | {
+        THAWED: THAWED,
+        VERIFIED: VERIFIED,
+    },
     "pack": {RELEASED: SHIPPED, ALLOCATED: SHIPPED},
     "unpack": {SHIPPED: PREVIOUS},
     # The courier takes the shipper: possession changes, the state does not.
     "handoff": {SHIPPED: SHIPPED},
     "receive": {SHIPPED: RECEIVED},
+    # Thaw start puts the bag in the thawer (the thaw record marks it); thaw ends it.
+    "thaw_start": {RECEIVED: RECEIVED},
     "thaw": {RECEIVED: THAWED},
-    "verify": {THAWED: VERIFIED},
+    # A verified bag may be verified again (e.g. a second pair of nurses after a delay).
+    "verify": {THAWED: VERIFIED, VERIFIED: VERIFIED},
     "infuse": {VERIFIED: INFUSED},
     "return": {SHIPPED: RETURNED, RECEIVED: RETURNED},
     "reject": {s: REJECTED for s in _NOT_FINAL if s != REJECTED},
@@ -69,7 +79,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 }
 
 # Actions that bring a bag closer to a patient: only from a released lot, only in date.
-TOWARDS_PATIENT = frozenset({"release", "allocate", "pack", "handoff", "thaw", "verify", "infuse"})
+TOWARDS_PATIENT = frozenset(
+    {"release", "allocate", "pack", "handoff", "thaw_start", "thaw", "verify", "infuse"}
+)
 # What may still happen to a bag of a rejected lot: keep it apart, bring it back, destroy it.
 REJECTED_LOT_ALLOWS = frozenset({"store", "move", "retrieve", "receive", "return", "reject"})
 REJECTED_LOT_ALLOWS |= {"discard", "unpack"}
@@ -92,6 +104,7 @@ _PAST = {
     "unpack": "unpacked",
     "handoff": "handed to a courier",
     "receive": "received",
+    "thaw_start": "put in the thawer",
     "thaw": "thawed",
     "verify": "verified at the bedside",
     "infuse": "infused",

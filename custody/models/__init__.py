@@ -4,6 +4,7 @@ from custody.models.accounts import ApiToken, Role, User
 from custody.models.audit import AuditChainHead, AuditEntry
 from custody.models.bags import Bag, BagStatus
 from custody.models.base import Base
+from custody.models.bedside import BedsideVerification, FollowUpSample, Thaw
 from custody.models.custody import (
     CustodyEvent,
     DiscrepancyKind,
@@ -49,6 +50,7 @@ __all__ = [
     "Base",
     "BatchMaterial",
     "BatchStep",
+    "BedsideVerification",
     "CustodyEvent",
     "DinSequence",
     "DiscrepancyKind",
@@ -60,6 +62,7 @@ __all__ = [
     "DoseLevel",
     "DoseLevelStatus",
     "Eligibility",
+    "FollowUpSample",
     "Infusion",
     "LabelPrint",
     "LabelStatus",
@@ -83,6 +86,7 @@ __all__ = [
     "Signature",
     "SpecificationStatus",
     "StorageLocation",
+    "Thaw",
     "Trial",
     "User",
     "lot_donations",

@@ -41,8 +41,23 @@ class Trial(Base):
     protocol_id: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     product_name: Mapped[str] = mapped_column(String(100))
+    # The phase now enrolling: 1 (dose escalation) or 2 (at the recommended dose).
+    current_phase: Mapped[int] = mapped_column(default=1)
+    # How long thawed product may wait for the infusion (a product setting: 30 min to 3 h).
+    post_thaw_minutes: Mapped[int] = mapped_column(default=60)
+    version: Mapped[int] = mapped_column(default=1)
 
-    dose_levels: Mapped[list[DoseLevel]] = relationship(back_populates="trial")
+    dose_levels: Mapped[list[DoseLevel]] = relationship(
+        back_populates="trial", order_by="DoseLevel.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("current_phase IN (1, 2)", name="current_phase"),
+        CheckConstraint(
+            "post_thaw_minutes > 0 AND post_thaw_minutes <= 1440", name="post_thaw_minutes"
+        ),
+    )
 
     def audit_key(self) -> str:
         return self.protocol_id
@@ -93,10 +108,17 @@ class Recipient(Base):
         enum_type(RecipientStatus, "recipient_status"), default=RecipientStatus.SCREENING
     )
     day0: Mapped[date | None]
+    # The investigator's order for the optional second infusion (day 7).
+    second_infusion_ordered: Mapped[bool] = mapped_column(default=False)
+    discharged_on: Mapped[date | None]
+    transplant_on: Mapped[date | None]
+    status_reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
 
     dose_level: Mapped[DoseLevel | None] = relationship()
 
+    __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("weight_kg > 0", name="weight_positive"),
         CheckConstraint("phase IN (1, 2)", name="phase"),
@@ -120,7 +142,13 @@ class Allocation(Base):
     allocated_at: Mapped[datetime] = mapped_column(default=utcnow)
     allocated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     ended_at: Mapped[datetime | None]
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     end_reason: Mapped[str | None] = mapped_column(String(500))
+    # The dose arithmetic as checked at allocation, kept for the record: the cells this bag
+    # gives (all of it, or the part to infuse), the weight used, and its residual CD3+ per kg.
+    planned_cells: Mapped[float | None]
+    weight_kg_used: Mapped[float | None]
+    residual_cd3_per_kg: Mapped[float | None]
 
     bag: Mapped[Bag] = relationship()  # noqa: F821
     recipient: Mapped[Recipient] = relationship()
@@ -156,6 +184,17 @@ class Infusion(Base):
     reactions: Mapped[str] = mapped_column(default="")
     first_verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     second_verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The passed bedside verification this infusion followed (one infusion per verification).
+    verification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bedside_verifications.id"), unique=True
+    )
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    allocation: Mapped[Allocation] = relationship()
+    recipient: Mapped[Recipient] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
 
     __table_args__ = (
         CheckConstraint("first_verifier_id <> second_verifier_id", name="two_people"),

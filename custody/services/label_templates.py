@@ -107,8 +107,7 @@ def template_list() -> list[dict]:
     lib = library()
     approved = {(a.purpose, a.version): a for a in approvals()}
     printing = {
-        purpose: max((v for p, v in approved if p == purpose), default=None)
-        for purpose in PURPOSES
+        purpose: max((v for p, v in approved if p == purpose), default=None) for purpose in PURPOSES
     }
     rows = [
         _row(t, approved.get((t.name, t.version)), printing[t.name])

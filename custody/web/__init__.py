@@ -4,9 +4,18 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from custody.web import lab_pages, qa_pages, session_pages, shipment_pages
+    from custody.web import (
+        bedside_pages,
+        clinic_pages,
+        lab_pages,
+        qa_pages,
+        session_pages,
+        shipment_pages,
+    )
 
     app.register_blueprint(session_pages.bp)
     app.register_blueprint(lab_pages.bp)
     app.register_blueprint(shipment_pages.bp)
     app.register_blueprint(qa_pages.bp)
+    app.register_blueprint(clinic_pages.bp)
+    app.register_blueprint(bedside_pages.bp)
