@@ -338,6 +338,7 @@ class ClinicFactory:
                 volume_to_infuse_ml=volume_ml or bag.volume_ml,
                 allocated_by_id=self.quality.qa.id,
                 planned_cells=bag.viable_car_nk_cells,
+                dose_level_id=recipient.dose_level_id,
                 weight_kg_used=recipient.weight_kg,
             )
             db.session.add(allocation)

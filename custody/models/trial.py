@@ -147,6 +147,8 @@ class Allocation(Base):
     # The dose arithmetic as checked at allocation, kept for the record: the cells this bag
     # gives (all of it, or the part to infuse), the weight used, and its residual CD3+ per kg.
     planned_cells: Mapped[float | None]
+    # The recipient's dose level the dose was checked against; the bedside re-checks it.
+    dose_level_id: Mapped[int | None] = mapped_column(ForeignKey("dose_levels.id"))
     weight_kg_used: Mapped[float | None]
     residual_cd3_per_kg: Mapped[float | None]
 

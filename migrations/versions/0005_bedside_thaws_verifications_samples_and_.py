@@ -166,6 +166,13 @@ def upgrade():
     with op.batch_alter_table("allocations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ended_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("planned_cells", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("dose_level_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_allocations_dose_level_id_dose_levels"),
+            "dose_levels",
+            ["dose_level_id"],
+            ["id"],
+        )
         batch_op.add_column(sa.Column("weight_kg_used", sa.Double(), nullable=True))
         batch_op.add_column(sa.Column("residual_cd3_per_kg", sa.Double(), nullable=True))
         batch_op.create_foreign_key(
@@ -250,6 +257,10 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("fk_allocations_ended_by_id_users"), type_="foreignkey")
         batch_op.drop_column("residual_cd3_per_kg")
         batch_op.drop_column("weight_kg_used")
+        batch_op.drop_constraint(
+            batch_op.f("fk_allocations_dose_level_id_dose_levels"), type_="foreignkey"
+        )
+        batch_op.drop_column("dose_level_id")
         batch_op.drop_column("planned_cells")
         batch_op.drop_column("ended_by_id")
 
