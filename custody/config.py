@@ -75,6 +75,9 @@ def _from_environment(instance_path: str) -> dict:
         "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
         # Logger readings further apart than this are reported as a gap in the shipment record.
         "CUSTODY_LOGGER_GAP_MINUTES": _env_int("CUSTODY_LOGGER_GAP_MINUTES", 30),
+        # A passed bedside verification covers an infusion started within this many minutes:
+        # "immediately before administration" (FACT-JACIE), not a check done hours earlier.
+        "CUSTODY_VERIFICATION_VALID_MINUTES": _env_int("CUSTODY_VERIFICATION_VALID_MINUTES", 30),
         # Infectious-disease tests an "eligible" donor determination needs (comma-separated);
         # unset means the built-in list of the donor service.
         **_env_present("CUSTODY_DONOR_TESTS"),
