@@ -206,7 +206,9 @@ class QualityFactory:
             self.specification()
         lot = make_lot(**lot_fields)
         self.results(lot.lot_number)
-        self.sign(lot.lot_number, action)
+        # QA acknowledges the donor-eligibility statements a lot of such a donor must carry.
+        warned = lot_fields.get("eligibility") in ("incomplete", "ineligible")
+        self.sign(lot.lot_number, action, **({"statements_acknowledged": True} if warned else {}))
         return lot
 
     def specification_missing(self) -> bool:
@@ -295,8 +297,8 @@ class ClinicFactory:
 
         from custody.extensions import db
         from custody.models import Recipient
-        from custody.models.base import utcnow
         from custody.services.audit_trail import acting_as
+        from custody.services.recipients import site_today
 
         number = next(_numbers)
         with acting_as("system:test", reason="test setup"):
@@ -306,7 +308,7 @@ class ClinicFactory:
                 name=fields.pop("name", f"Test Recipient {number}"),
                 birth_date=birth_date or date(1960 + number % 30, 1 + number % 12, 1 + number % 28),
                 weight_kg=weight_kg,
-                weight_measured_on=fields.pop("weight_measured_on", utcnow().date()),
+                weight_measured_on=fields.pop("weight_measured_on", site_today()),
                 site=site or self.SITE,
                 phase=fields.pop("phase", 1),
                 dose_level_id=self.dose_level(dose_level).id,
