@@ -1,6 +1,39 @@
-"""Two-person bedside verification."""
+"""Two-person bedside verification, and the thaw countdown the bedside page shows."""
 
 from custody.api.parsing import ApiBlueprint
+from custody.auth import api_user, require_role
+from custody.schemas.bedside import ThawOut, VerificationIn, VerificationOut
+from custody.services.bedside import VerificationRequest, get_verification, verify
+from custody.services.thawing import thaw_status
 
 PREFIX = "/bedside"
 blp = ApiBlueprint("bedside", __name__, description="Two-person bedside verification")
+
+
+@blp.post("/verifications")
+@require_role("nurse")
+@blp.arguments(VerificationIn)
+@blp.response(201, VerificationOut)
+def create_verification(body):
+    """Verify the scanned wristband against the scanned bag, with a second nurse's own
+    credentials. Every attempt is recorded and answered 201: `passed` is true only when every
+    check passed; `outcome` is `incomplete` when only the eligibility acknowledgement or the
+    second verifier is missing, and `stopped` (with `stop_reason`) on any other failure, which
+    no field can override. A passed verification moves the bag to `verified`."""
+    return verify(api_user(), VerificationRequest(**body))
+
+
+@blp.get("/verifications/<uid>")
+@require_role()
+@blp.response(200, VerificationOut)
+def show_verification(uid):
+    """A recorded verification with its checks, as it was answered."""
+    return get_verification(uid)
+
+
+@blp.get("/thaws/<bag_code>")
+@require_role()
+@blp.response(200, ThawOut)
+def show_thaw(bag_code):
+    """The bag's thaw: started, ended, the post-thaw use-by time and the seconds left."""
+    return thaw_status(bag_code)

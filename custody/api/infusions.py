@@ -1,6 +1,63 @@
-"""Infusion records."""
+"""Infusion records: started after a passed bedside verification, then completed."""
 
 from custody.api.parsing import ApiBlueprint
+from custody.auth import api_user, require_role
+from custody.schemas.bedside import (
+    CompletionIn,
+    InfusionIn,
+    InfusionListOut,
+    InfusionOut,
+    InfusionQuery,
+)
+from custody.services.infusions import (
+    complete_infusion,
+    list_infusions,
+    start_infusion,
+    verification_valid_minutes,
+)
 
 PREFIX = "/infusions"
 blp = ApiBlueprint("infusions", __name__, description="Infusion records")
+
+
+@blp.get("")
+@require_role()
+@blp.arguments(InfusionQuery, location="query")
+@blp.response(200, InfusionListOut)
+def index(query):
+    """A recipient's infusions, first to last."""
+    return {"items": list_infusions(query["recipient"])}
+
+
+@blp.post("")
+@require_role("nurse")
+@blp.arguments(InfusionIn)
+@blp.response(201, InfusionOut)
+def start(body):
+    """Start the infusion that follows a passed bedside verification (its `uid`). The
+    verification must be the bag's newest passed one, unused and recent (a site setting,
+    30 minutes by default), and the post-thaw window open. Infusion 1 sets the recipient's
+    day 0. 409 when the bag was infused already or the verification no longer holds."""
+    return start_infusion(
+        api_user(),
+        body["verification"],
+        started_at=body.get("started_at"),
+        volume_ml=body.get("volume_ml"),
+        reactions=body["reactions"],
+        valid_minutes=verification_valid_minutes(),
+    )
+
+
+@blp.post("/<bag_code>/completion")
+@require_role("nurse")
+@blp.arguments(CompletionIn)
+@blp.response(200, InfusionOut)
+def complete(body, bag_code):
+    """Record the end of the bag's infusion: when, the volume given and any reactions."""
+    return complete_infusion(
+        api_user(),
+        bag_code,
+        body.get("ended_at"),
+        body["volume_ml"],
+        body["reactions"],
+    )

@@ -54,17 +54,19 @@ def read_wristband(raw: object) -> WristbandIdentity:
     """The patient number and date of birth a wristband scan carries, or InvalidBarcode."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidBarcode("Scan the recipient's wristband: nothing was read.", field="recipient")
-    structures = {s.name: s for s in parse(raw.strip())}
-    patient = structures.get("patient_id")
-    born = structures.get("patient_date_of_birth")
-    if patient is None or born is None or len(structures) != 2:
-        found = ", ".join(s.replace("_", " ") for s in structures) or "nothing"
+    read = parse(raw.strip())
+    # Exactly one of each: a scan carrying two patient numbers (two labels read as one) must
+    # never pass on whichever came last.
+    names = [s.name for s in read]
+    if sorted(names) != ["patient_date_of_birth", "patient_id"]:
+        found = ", ".join(n.replace("_", " ") for n in names) or "nothing"
         raise InvalidBarcode(
             "That is not a wristband: a wristband carries the patient number and the date of "
             f"birth, and this scan holds {found}. Scan the barcode on the recipient's wristband.",
             field="recipient",
         )
+    fields = {s.name: s.fields for s in read}
     return WristbandIdentity(
-        patient_number=patient.fields["patient_id"],
-        birth_date=date.fromisoformat(born.fields["date_of_birth"]),
+        patient_number=fields["patient_id"]["patient_id"],
+        birth_date=date.fromisoformat(fields["patient_date_of_birth"]["date_of_birth"]),
     )

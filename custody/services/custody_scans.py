@@ -28,6 +28,7 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
+from custody.services import thawing
 from custody.services.bag_lookup import (
     bag_from_scan,
     last_event,
@@ -298,4 +299,6 @@ _HANDLERS = {
     "unpack": _unpack,
     "receive": _receive,
     "discard": lambda bag, event, request, user: _take_out_of_storage(bag, event),
+    "thaw_start": thawing.start_thaw,
+    "thaw": thawing.end_thaw,
 }

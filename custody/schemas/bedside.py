@@ -1,0 +1,153 @@
+"""Thaw countdown, two-person bedside verification and the infusion record at the API's edge.
+
+Wristband and bag scans are taken as any text: an unreadable or wrong scan is a recorded,
+stopped verification (201, passed false), not a refused request. Only a body that lacks what
+a verification needs, or has values of the wrong type, is refused (422).
+"""
+
+from marshmallow import Schema, fields, validate
+
+from custody.schemas.collections import IsbtDateTime
+from custody.schemas.common import text
+
+MAX_SCAN_FIELD = 2000
+
+
+class SecondVerifierIn(Schema):
+    username = text(64, required=True, metadata={"description": "the second nurse's user ID"})
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        load_only=True,
+        metadata={"description": "the second nurse's own password"},
+    )
+
+
+class VerificationIn(Schema):
+    recipient = fields.String(
+        required=True,
+        validate=validate.Length(max=MAX_SCAN_FIELD),
+        metadata={"description": "the wristband scan (patient number and date of birth)"},
+    )
+    bag = fields.String(
+        required=True,
+        validate=validate.Length(max=MAX_SCAN_FIELD),
+        metadata={"description": "the bag label scan: Data Matrix, Code 128 reads or typed"},
+    )
+    second_verifier = fields.Nested(
+        SecondVerifierIn,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "the second nurse verifies with their own credentials"},
+    )
+    warnings_acknowledged = fields.Boolean(
+        load_default=False,
+        metadata={"description": "the donor-eligibility statements on the label were read"},
+    )
+    station = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+
+
+class CheckOut(Schema):
+    check = fields.String()
+    passed = fields.Boolean()
+    message = fields.String()
+
+
+class VerifiedBagOut(Schema):
+    code = fields.String()
+    din = fields.String()
+    product_code = fields.String()
+    lot = fields.String()
+    status = fields.String()
+
+
+class AllocatedRecipientOut(Schema):
+    subject_id = fields.String()
+    name = fields.String()
+    birth_date = fields.Date()
+    hospital_record_number = fields.String()
+
+
+class ThawClockOut(Schema):
+    ended_at = fields.DateTime(allow_none=True)
+    use_by = fields.DateTime(allow_none=True)
+    seconds_left = fields.Integer(allow_none=True)
+
+
+class VerificationOut(Schema):
+    uid = fields.String(metadata={"description": "the infusion record names it"})
+    passed = fields.Boolean(metadata={"description": "true only when every check passed"})
+    outcome = fields.String(metadata={"description": "passed, incomplete or stopped"})
+    stop_reason = fields.String(allow_none=True)
+    checks = fields.List(fields.Nested(CheckOut))
+    bag = fields.Nested(VerifiedBagOut, allow_none=True)
+    recipient = fields.Nested(
+        AllocatedRecipientOut,
+        allow_none=True,
+        metadata={"description": "the recipient the bag is allocated to"},
+    )
+    infusion_number = fields.Integer(allow_none=True)
+    thaw = fields.Nested(ThawClockOut, allow_none=True)
+    warnings = fields.List(fields.String())
+    attempted_at = fields.DateTime()
+    first_verifier = fields.String()
+    second_verifier = fields.String(allow_none=True)
+    station = fields.String(allow_none=True)
+    volume_to_infuse_ml = fields.Float(
+        allow_none=True, metadata={"description": "the allocation's volume to infuse (mL)"}
+    )
+
+
+class ThawOut(Schema):
+    bag = fields.String()
+    started_at = fields.DateTime()
+    started_by = fields.String()
+    ended_at = fields.DateTime(allow_none=True)
+    ended_by = fields.String(allow_none=True)
+    use_by = fields.DateTime(allow_none=True)
+    window_minutes = fields.Integer()
+    seconds_left = fields.Integer(allow_none=True, metadata={"description": "never negative"})
+    expired = fields.Boolean()
+
+
+_VOLUME = validate.Range(min=0, min_inclusive=False, max=10000)
+
+
+class InfusionIn(Schema):
+    verification = text(36, required=True, metadata={"description": "the verification's uid"})
+    started_at = IsbtDateTime(metadata={"description": "default: now"})
+    volume_ml = fields.Float(validate=_VOLUME, allow_none=True)
+    reactions = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CompletionIn(Schema):
+    ended_at = IsbtDateTime(metadata={"description": "default: now"})
+    volume_ml = fields.Float(required=True, validate=_VOLUME)
+    reactions = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class InfusionOut(Schema):
+    bag = fields.String()
+    din = fields.String()
+    product_code = fields.String()
+    lot = fields.String()
+    recipient = fields.String(metadata={"description": "subject ID"})
+    recipient_name = fields.String()
+    infusion_number = fields.Integer()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    volume_ml = fields.Float(allow_none=True)
+    reactions = fields.String()
+    first_verifier = fields.String()
+    second_verifier = fields.String()
+    verification = fields.String(allow_none=True)
+    recorded_by = fields.String(allow_none=True)
+    day0 = fields.Date(allow_none=True)
+
+
+class InfusionListOut(Schema):
+    items = fields.List(fields.Nested(InfusionOut))
+
+
+class InfusionQuery(Schema):
+    recipient = text(32, required=True, metadata={"description": "the recipient's subject ID"})
