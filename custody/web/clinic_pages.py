@@ -1,6 +1,64 @@
-"""Clinic pages (ward and trial office): the dashboard of what is due, a recipient's
-calendar, allocation and de-allocation."""
+"""Clinic pages (ward and trial office): the dashboard of what is due, and a recipient's
+record with calendar, wristband data and allocations.
 
-from flask import Blueprint
+Rendered on the server from the read models the API answers with (`dashboard`,
+`recipient_record`, `allocation_item`), so a page and a scripted client see the same thing.
+Allocation and de-allocation post to the JSON API from `static/js/clinic.js`; the page offers
+the forms only to the roles the allocation service accepts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+
+from custody.domain.errors import NotFound
+from custody.domain.wristband import wristband_data
+from custody.services.allocation import ALLOCATORS, allocation_item, allocations_of
+from custody.services.clinic_dashboard import dashboard, recipient_record
+from custody.services.label_prints import PRINTERS
+from custody.services.recipients import list_recipients, site_today
+from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("clinic", __name__, template_folder="../templates")
+
+SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+DAYS_AHEAD = 7
+MAX_RECIPIENTS = 500
+
+
+@bp.get("/clinic")
+@login_required
+def clinic_dashboard():
+    """What is due in the coming week, who still lacks product, and every recipient."""
+    return render_template(
+        "clinic/dashboard.html",
+        board=dashboard(site_today(), DAYS_AHEAD),
+        recipients=list_recipients(limit=MAX_RECIPIENTS),
+    )
+
+
+@bp.get("/clinic/recipients/<subject_id>")
+@login_required
+def recipient_page(subject_id: str):
+    """One recipient: record, wristband data, calendar, allocations (allocate, de-allocate)."""
+    if not SUBJECT_ID.fullmatch(subject_id):
+        raise NotFound(f"No recipient {subject_id[:40]!r} is known here.", recipient=subject_id)
+    record = recipient_record(subject_id)
+    zone = site_zone()
+    allocations = [
+        allocation_item(a)
+        | {"allocated": moment(a.allocated_at, zone)}
+        | {"ended": moment(a.ended_at, zone)}
+        for a in allocations_of(subject_id)
+    ]
+    return render_template(
+        "clinic/recipient.html",
+        r=record,
+        wristband=wristband_data(record["hospital_record_number"], record["birth_date"]),
+        allocations=allocations,
+        can_allocate=current_user.role in ALLOCATORS,
+        can_print=current_user.role in PRINTERS,
+    )
