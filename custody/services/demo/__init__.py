@@ -3,8 +3,10 @@
 One scale unit holds 4 donors (eligible, incomplete, ineligible), 8 collections received at
 the lab, 8 lots with their batch records, 25 bags per lot spread over every state of the life
 cycle, the storage they sit in, shipments to the clinical site (one in transit, one with a
-missing bag, one with a temperature excursion), recipients, allocations and infusions: about
-a thousand custody events, so `--scale 100` gives about 10^5.
+missing bag, one with a temperature excursion), recipients at every step of the schedule
+(awaiting product, allocated, thawed, infused once and twice, in follow-up, gone to
+transplant), allocations, thaws, two-person bedside checks (one wrong patient caught) and
+infusions: about a thousand custody events, so `--scale 100` gives about 10^5.
 
 Every lot is judged by the one approved specification and holds the QC results reported by
 now; QA signed what its disposition says (two released, one of them exceptionally, and one
@@ -22,12 +24,13 @@ services do).
 
 The work is split by side: `scenario` holds the tables, `storage` the freezer, `lab` donors to
 batch records, `journeys` each bag's path and shipment, `clinic` recipients to infusions,
-`quality` results, signatures, certificates and the alert.
+`quality` results, signatures, certificates and the alert; `summary` counts what was loaded.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -35,22 +38,43 @@ from werkzeug.security import generate_password_hash
 
 from custody.extensions import db
 from custody.models import (
+    Allocation,
+    Bag,
+    BatchStep,
+    BedsideVerification,
+    CustodyEvent,
+    Donation,
+    Donor,
     DoseBasis,
     DoseLevel,
     DoseLevelStatus,
+    FollowUpSample,
+    Infusion,
     LocationKind,
+    Lot,
+    QcResult,
+    QualityAlert,
+    Recipient,
+    ReleaseDecision,
     Shipment,
+    ShipmentTemperature,
     StorageLocation,
+    Thaw,
     Trial,
     User,
 )
 from custody.services.audit_trail import acting_as
 from custody.services.demo import clinic, journeys, lab, labelling, quality
-from custody.services.demo.clinic import DemoSummary
 from custody.services.demo.scenario import ACTOR, DEMO_ACCOUNTS, DEMO_PASSWORD, LAB, Unit
 from custody.services.demo.storage import build_storage
 
 __all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "DemoSummary", "database_is_empty", "load_demo"]
+
+
+@dataclass
+class DemoSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def database_is_empty() -> bool:
@@ -73,7 +97,7 @@ def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
             build_storage(unit, site)
             _build(unit, shipments)
             db.session.commit()
-    return clinic.summary()
+    return summary()
 
 
 def _accounts() -> dict[str, User]:
@@ -97,6 +121,10 @@ def _trial() -> Trial:
         protocol_id="NCT07026942",
         title="Universal-donor CD33 CAR-NK cells for relapsed/refractory AML (Phase 1/2)",
         product_name="CD33 CAR-NK cells",
+        # Phase 1 (dose escalation) is enrolling; DL3 is already declared the recommended dose.
+        current_phase=1,
+        # The product setting: thawed cells may wait at most 60 min for the infusion.
+        post_thaw_minutes=60,
     )
     levels = [
         ("DL1", 1, 6e8, DoseLevelStatus.CLOSED),
@@ -138,3 +166,32 @@ def _build(unit: Unit, shipment_codes) -> None:
     clinic.finish(unit)
     quality.review(unit, lots)
     labelling.label_lots(unit, lots)
+
+
+def summary() -> DemoSummary:
+    """How many rows of each kind the database holds, and the demo accounts."""
+    summary = DemoSummary()
+    for label, model in (
+        ("users", User),
+        ("donors", Donor),
+        ("donations", Donation),
+        ("lots", Lot),
+        ("batch steps", BatchStep),
+        ("bags", Bag),
+        ("custody events", CustodyEvent),
+        ("storage locations", StorageLocation),
+        ("shipments", Shipment),
+        ("temperature readings", ShipmentTemperature),
+        ("recipients", Recipient),
+        ("allocations", Allocation),
+        ("thaws", Thaw),
+        ("bedside verifications", BedsideVerification),
+        ("infusions", Infusion),
+        ("follow-up samples", FollowUpSample),
+        ("QC results", QcResult),
+        ("signed lot decisions", ReleaseDecision),
+        ("quality alerts", QualityAlert),
+    ):
+        summary.counts[label] = db.session.scalar(select(func.count()).select_from(model))
+    summary.accounts = [(u, r.value, n) for u, r, n in DEMO_ACCOUNTS]
+    return summary

@@ -34,6 +34,7 @@ from custody.models import (
     User,
 )
 from custody.services.certificates import issue_certificate
+from custody.services.demo.clinic import residual_cd3_pct
 from custody.services.demo.scenario import (
     ALERT_AT,
     DAY,
@@ -161,6 +162,8 @@ def _value(unit: Unit, lot: Lot, story: str, criterion: Criterion) -> float | st
         return round(rng.uniform(35.0, 45.0), 1)  # as typed; `_correct` puts it right
     if criterion.test == "cell_count":
         return sum(b.viable_car_nk_cells for b in lot.bags)
+    if criterion.test == "residual_cd3":
+        return residual_cd3_pct(lot)  # what the clinic's allocations were worked out with
     low, high = QC_PASSING[criterion.test]
     return round(rng.uniform(low, high), 2 if high < 5 else 1)
 

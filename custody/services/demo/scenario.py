@@ -170,7 +170,6 @@ QC_PASSING = {
     "endotoxin": (0.1, 1.5),
     "viability": (82.0, 96.0),
     "identity_cd56": (80.0, 95.0),
-    "residual_cd3": (0.05, 0.5),  # % of cells: judged per recipient's weight at allocation
     "car_expression": (35.0, 70.0),
     "vector_copy_number": (1.2, 3.5),
     "potency": (45.0, 80.0),
