@@ -22,8 +22,8 @@ from custody.domain.scan_targets import ScanTarget
 from custody.extensions import db
 from custody.models import Allocation, Bag, DoseLevel, Lot, Recipient, User
 from custody.services.bag_lookup import situation
-from custody.services.lot_quality import criteria_of, current_results, latest_decision
-from custody.services.release import signature_status
+from custody.services.lot_quality import criteria_of, current_results
+from custody.services.release import release_holds
 
 RESIDUAL_CD3 = "residual_cd3"
 
@@ -96,8 +96,7 @@ def check_release_holds(lot: Lot) -> None:
     """The lot may still read released while QA's signature no longer holds (withdrawn, or the
     record changed after it was signed): the signature, not the disposition, lets its bags go
     towards a patient."""
-    decision = latest_decision(lot)
-    holds, why = signature_status(decision) if decision else (False, "no signed decision")
+    holds, why = release_holds(lot)
     if not holds:
         raise IllegalTransition(
             f"QA's release of lot {lot.lot_number} no longer holds ({why}). No bag of this lot "

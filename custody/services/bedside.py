@@ -23,17 +23,15 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from custody.domain import bag_lifecycle, eligibility
 from custody.domain import bedside_checks as rules
+from custody.domain import eligibility
 from custody.domain.errors import AuthenticationFailed, DomainError, Forbidden, NotFound
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import (
     Allocation,
     Bag,
-    BagStatus,
     BedsideVerification,
-    CustodyEvent,
     DoseLevel,
     Infusion,
     Recipient,
@@ -45,10 +43,10 @@ from custody.models import (
 from custody.models.base import utcnow
 from custody.services.accounts import authenticate
 from custody.services.audit_trail import acting_as
-from custody.services.bag_lookup import bag_from_scan, situation
+from custody.services.bag_lookup import bag_from_scan
+from custody.services.bag_moves import move_bag
 from custody.services.bag_queries import lot_determinations
-from custody.services.lot_quality import latest_decision
-from custody.services.release import signature_status
+from custody.services.release import release_holds
 from custody.services.site import site_zone
 from custody.services.thawing import active_allocation, seconds_left, thaw_of
 from custody.services.transactions import write
@@ -233,8 +231,7 @@ def _allocation_facts(allocation: Allocation) -> rules.AllocationFacts:
 
 def _bag_facts(bag: Bag) -> rules.BagFacts:
     lot = bag.lot
-    decision = latest_decision(lot)
-    holds, why = signature_status(decision) if decision else (False, "no signed decision")
+    holds, why = release_holds(lot)
     sites = db.session.scalars(
         select(Shipment.destination_site)
         .join(ShipmentItem, ShipmentItem.shipment_id == Shipment.id)
@@ -274,24 +271,17 @@ def _recipient_facts(recipient: Recipient) -> rules.RecipientFacts:
 
 
 def _move_to_verified(bag, row, user, second, request, now) -> None:
-    before = bag.status.value
-    after = bag_lifecycle.plan("verify", situation(bag))
-    bag.status = BagStatus(after)
-    db.session.add(
-        CustodyEvent(
-            bag=bag,
-            action="verify",
-            from_status=before,
-            to_status=after,
-            occurred_at=now,
-            actor_id=user.id,
-            raw_scan=row.bag_scan,
-            station=row.station,
-            notes=(
-                f"Two-person bedside verification {row.uid}: {user.full_name} with "
-                f"{second.full_name} ({second.username}), infusion {row.infusion_number}."
-            ),
-        )
+    move_bag(
+        bag,
+        "verify",
+        user,
+        now,
+        raw_scan=row.bag_scan,
+        station=row.station,
+        notes=(
+            f"Two-person bedside verification {row.uid}: {user.full_name} with "
+            f"{second.full_name} ({second.username}), infusion {row.infusion_number}."
+        ),
     )
 
 

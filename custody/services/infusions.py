@@ -19,24 +19,22 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from custody.documents.pdf_layout import local_time
-from custody.domain import bag_lifecycle, schedule
+from custody.domain import schedule
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from custody.extensions import db
 from custody.models import (
     Bag,
-    BagStatus,
     BedsideVerification,
-    CustodyEvent,
     Infusion,
     Recipient,
     RecipientStatus,
     User,
 )
 from custody.models.base import utcnow
-from custody.services.bag_lookup import bag_by_code, situation
+from custody.services.bag_lookup import bag_by_code
+from custody.services.bag_moves import move_bag
 from custody.services.bedside import check_bedside_role
-from custody.services.lot_quality import latest_decision
-from custody.services.release import signature_status
+from custody.services.release import release_holds
 from custody.services.site import site_zone
 from custody.services.thawing import active_allocation, thaw_of
 from custody.services.transactions import write
@@ -219,8 +217,7 @@ def _check_verification(bag: Bag, verification: BedsideVerification, now, valid:
             "infuse; call the cell therapy lab.",
             bag=bag.code,
         )
-    decision = latest_decision(bag.lot)
-    holds, why = signature_status(decision) if decision else (False, "no signed decision")
+    holds, why = release_holds(bag.lot)
     if not holds:
         raise IllegalTransition(
             f"QA's release of lot {bag.lot.lot_number} no longer holds ({why}). Do not "
@@ -258,25 +255,18 @@ def _check_volume(volume_ml: float, allocation) -> None:
 
 
 def _infuse_bag(bag: Bag, infusion: Infusion, verification, user: User, started) -> None:
-    before = bag.status.value
-    after = bag_lifecycle.plan("infuse", situation(bag))
-    bag.status = BagStatus(after)
     recipient = db.session.get(Recipient, infusion.recipient_id)
-    db.session.add(
-        CustodyEvent(
-            bag=bag,
-            action="infuse",
-            from_status=before,
-            to_status=after,
-            occurred_at=started,
-            actor_id=user.id,
-            to_party=recipient.subject_id,
-            station=verification.station,
-            notes=(
-                f"Infusion {infusion.infusion_number} to {recipient.subject_id} after bedside "
-                f"verification {verification.uid}."
-            ),
-        )
+    move_bag(
+        bag,
+        "infuse",
+        user,
+        started,
+        to_party=recipient.subject_id,
+        station=verification.station,
+        notes=(
+            f"Infusion {infusion.infusion_number} to {recipient.subject_id} after bedside "
+            f"verification {verification.uid}."
+        ),
     )
 
 

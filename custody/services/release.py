@@ -268,6 +268,13 @@ def _content(lot, decision, results, signer: str, meaning: str, signed_at) -> di
 # --- after signing -----------------------------------------------------------------------------
 
 
+def release_holds(lot: Lot) -> tuple[bool, str]:
+    """Whether QA's latest signed decision on `lot` still holds, and if not, why: what lets a
+    bag go towards a patient is the signature, not the disposition the lot reads."""
+    decision = latest_decision(lot)
+    return signature_status(decision) if decision else (False, "no signed decision")
+
+
 def signature_status(decision: ReleaseDecision) -> tuple[bool, str]:
     """Whether the signature still covers the lot as it is now, and if not, why.
 
