@@ -24,8 +24,6 @@ from custody.extensions import db
 from custody.models import (
     Allocation,
     Bag,
-    BagStatus,
-    CustodyEvent,
     DoseLevel,
     DoseLevelStatus,
     Infusion,
@@ -39,6 +37,7 @@ from custody.models import (
 from custody.models.base import utcnow
 from custody.services.allocation_checks import active_allocation, bag_doses, cd3_limit, strictest
 from custody.services.bag_lookup import bag_by_code, bag_from_scan, situation
+from custody.services.bag_moves import move_bag
 from custody.services.transactions import write
 
 ALLOCATORS = frozenset({Role.QA, Role.ADMIN})
@@ -240,21 +239,7 @@ def _record(
 def _move(user: User, bag: Bag, action: str, raw: str, notes: str, when) -> None:
     """The bag's state by the life cycle, and its custody event; flushed, so that a bag
     allocated twice meets the one-active-allocation index inside this transaction."""
-    before = bag.status.value
-    after = bag_lifecycle.plan(action, situation(bag))
-    bag.status = BagStatus(after)
-    db.session.add(
-        CustodyEvent(
-            bag=bag,
-            action=action,
-            from_status=before,
-            to_status=after,
-            occurred_at=when,
-            actor_id=user.id,
-            raw_scan=raw[:500],
-            notes=notes,
-        )
-    )
+    move_bag(bag, action, user, when, raw_scan=raw[:500], notes=notes)
     db.session.flush()
 
 
