@@ -28,6 +28,43 @@ def migrated_app(database_url: str | None) -> Iterator[Flask]:
         yield app
 
 
+def insert_history(bag_ids: list[int], actor_id: int, events: int, action: str, states) -> None:
+    """`events` custody events spread over the bags, a second apart over the past year,
+    inserted in batches: the history a budget must stay flat against."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from custody.extensions import db
+    from custody.models import CustodyEvent
+    from custody.models.base import utcnow
+
+    before, after = states
+    start = utcnow() - timedelta(days=365)
+    rows = []
+    for n in range(events):
+        rows.append(
+            {
+                "bag_id": bag_ids[n % len(bag_ids)],
+                "action": action,
+                "from_status": before,
+                "to_status": after,
+                "occurred_at": start + timedelta(seconds=n),
+                "actor_id": actor_id,
+                "notes": "",
+            }
+        )
+        if len(rows) == HISTORY_BATCH:
+            db.session.execute(insert(CustodyEvent.__table__), rows)
+            rows.clear()
+    if rows:
+        db.session.execute(insert(CustodyEvent.__table__), rows)
+    db.session.commit()
+
+
+HISTORY_BATCH = 50_000
+
+
 def report(name: str, samples: list[float]) -> None:
     """Median and 95th percentile of timings in milliseconds."""
     p95 = statistics.quantiles(samples, n=20)[-1] if len(samples) >= 2 else samples[0]

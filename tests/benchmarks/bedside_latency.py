@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from custody.domain.scan_targets import bag_code
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
-from custody.models import CustodyEvent, User
-from custody.models.base import utcnow
+from custody.models import User
 from custody.services.accounts import authenticate
-from tests.benchmarks import migrated_app, report
+from tests.benchmarks import insert_history, migrated_app, report
 from tests.factories import PASSWORD, ClinicFactory, Factories, LotFactory, QualityFactory
 
 BATCH = 50_000
@@ -47,32 +45,9 @@ def build(app, bags: int, events: int) -> tuple[str, list[tuple[str, str]]]:
         clinic.receive(bag, recipient.site)
         clinic.thaw(bag, allocation, minutes_ago=1)
         pairs.append((wristband_data(recipient.hospital_record_number, recipient.birth_date), bag))
-    _history([bag.id for _, bag in pairs], events)
-    return token, [(band, bag_code(bag.din, bag.product_code)) for band, bag in pairs]
-
-
-def _history(bag_ids: list[int], events: int) -> None:
     actor = db.session.scalar(select(User.id).order_by(User.id).limit(1))
-    start = utcnow() - timedelta(days=365)
-    rows = []
-    for n in range(events):
-        rows.append(
-            {
-                "bag_id": bag_ids[n % len(bag_ids)],
-                "action": "move",
-                "from_status": "released",
-                "to_status": "released",
-                "occurred_at": start + timedelta(seconds=n),
-                "actor_id": actor,
-                "notes": "",
-            }
-        )
-        if len(rows) == BATCH:
-            db.session.execute(insert(CustodyEvent.__table__), rows)
-            rows.clear()
-    if rows:
-        db.session.execute(insert(CustodyEvent.__table__), rows)
-    db.session.commit()
+    insert_history([bag.id for _, bag in pairs], actor, events, "move", ("released", "released"))
+    return token, [(band, bag_code(bag.din, bag.product_code)) for band, bag in pairs]
 
 
 def time_verifications(app, token: str, pairs, second: dict | None) -> list[float]:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import timedelta
 
 from sqlalchemy import insert, select
 
 from custody.extensions import db
-from custody.models import Bag, CustodyEvent, Donation, Donor, LocationKind, Lot, StorageLocation
+from custody.models import Bag, Donation, Donor, LocationKind, Lot, StorageLocation
 from custody.models.base import utcnow
 from custody.services import accounts
 from custody.services.audit_trail import acting_as
-from tests.benchmarks import migrated_app, report
+from tests.benchmarks import insert_history, migrated_app, report
 
 BAGS = 2_000
 BATCH = 50_000
@@ -76,26 +75,7 @@ def build(events: int) -> tuple[str, list[str], list[str]]:
         ],
     )
     bag_ids = db.session.scalars(select(Bag.id)).all()
-    start = utcnow() - timedelta(days=365)
-    rows = []
-    for n in range(events):
-        rows.append(
-            {
-                "bag_id": bag_ids[n % len(bag_ids)],
-                "action": "quarantine",
-                "from_status": "filled",
-                "to_status": "quarantined",
-                "occurred_at": start + timedelta(seconds=n),
-                "actor_id": user_id,
-                "notes": "",
-            }
-        )
-        if len(rows) == BATCH:
-            db.session.execute(insert(CustodyEvent.__table__), rows)
-            rows.clear()
-    if rows:
-        db.session.execute(insert(CustodyEvent.__table__), rows)
-    db.session.commit()
+    insert_history(bag_ids, user_id, events, "quarantine", ("filled", "quarantined"))
     return token, codes, [p.code for p in positions]
 
 
