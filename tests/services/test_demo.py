@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections import defaultdict
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
-from custody import create_app
 from custody.domain import eligibility, isbt128
 from custody.domain.bag_lifecycle import RELEASED_DISPOSITIONS, TRANSITIONS
 from custody.domain.release_rules import content_hash, result_problems
@@ -24,7 +22,6 @@ from custody.models import (
     Allocation,
     Bag,
     BagStatus,
-    Base,
     BatchMaterial,
     BatchStep,
     CustodyEvent,
@@ -65,8 +62,8 @@ from custody.services.lot_quality import (
 from custody.services.release import signature_status
 from custody.services.release_queries import review_queue
 from custody.services.specifications import current_specification, specification_content
-from tests.conftest import PG_URL, _drop_pg_database, _migrate, _recreate_pg_database, _worker
 from tests.labels.label_reading import decode, rasterise
+from tests.services.demo_database import loaded_demo, table_digest
 
 # Everything the demo writes except accounts (salted password hashes) and the audit trail.
 DEMO_TABLES = (
@@ -99,42 +96,11 @@ ALLOCATED = {"allocated", "shipped", "received", "thawed", "verified", "infused"
 TOWARDS_PATIENT = {"release", "allocate", "pack", "handoff", "thaw", "verify", "infuse"}
 
 
-def _digest() -> str:
-    digest = hashlib.sha256()
-    for name in DEMO_TABLES:
-        table = Base.metadata.tables[name]
-        rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
-        digest.update(repr((name, [tuple(row) for row in rows])).encode())
-    return digest.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def demo(migrated_database, tmp_path_factory):
     """A database holding load_demo(scale=1, seed=1); yields the digest of what was loaded."""
-    name = None
-    if PG_URL:
-        name = f"{make_url(PG_URL).database}_demo_{_worker()}"
-        url = _recreate_pg_database(PG_URL, name)
-        _migrate(url)
-    else:
-        path = tmp_path_factory.mktemp("demo") / "custody.sqlite3"
-        shutil.copyfile(migrated_database, path)
-        url = f"sqlite:///{path}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": url,
-            "CUSTODY_FIN": "W9999",
-        }
-    )
-    with app.app_context():
-        load_demo(scale=1, seed=1)
-        yield _digest()
-        db.session.remove()
-        db.engine.dispose()
-    if name:
-        _drop_pg_database(PG_URL, name)
+    with loaded_demo(migrated_database, tmp_path_factory, "demo", DEMO_TABLES) as digest:
+        yield digest
 
 
 def _bags_by_status() -> dict[str, list[Bag]]:
@@ -426,7 +392,7 @@ def test_positive_sterility_after_conditional_release_sent_the_lot_back_with_an_
 
 def test_same_seed_gives_the_same_data(demo, app):
     load_demo(scale=1, seed=1)
-    assert _digest() == demo
+    assert table_digest(DEMO_TABLES) == demo
 
 
 def test_labels_were_printed_with_approved_templates_and_decode_to_their_bags(demo):

@@ -8,22 +8,18 @@ second time into the test's fresh database and compares.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import make_url, select
+from sqlalchemy import select
 
-from custody import create_app
 from custody.domain.wristband import check_patient_number, read_wristband
 from custody.extensions import db
 from custody.models import (
     Allocation,
     BagStatus,
-    Base,
     BedsideVerification,
     CustodyEvent,
     DoseLevelStatus,
@@ -41,7 +37,7 @@ from custody.services.audit_verify import verify_trail
 from custody.services.bag_lookup import bag_from_scan
 from custody.services.demo import load_demo
 from custody.services.demo.scenario import DEMO_NOW
-from tests.conftest import PG_URL, _drop_pg_database, _migrate, _recreate_pg_database, _worker
+from tests.services.demo_database import loaded_demo, table_digest
 
 BEDSIDE_CHECKS = [
     "wristband",
@@ -72,42 +68,11 @@ CLINIC_TABLES = (
 )
 
 
-def _digest() -> str:
-    digest = hashlib.sha256()
-    for name in CLINIC_TABLES:
-        table = Base.metadata.tables[name]
-        rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
-        digest.update(repr((name, [tuple(row) for row in rows])).encode())
-    return digest.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def demo(migrated_database, tmp_path_factory):
     """A database holding load_demo(scale=1, seed=1); yields the digest of its clinic rows."""
-    name = None
-    if PG_URL:
-        name = f"{make_url(PG_URL).database}_democlinic_{_worker()}"
-        url = _recreate_pg_database(PG_URL, name)
-        _migrate(url)
-    else:
-        path = tmp_path_factory.mktemp("democlinic") / "custody.sqlite3"
-        shutil.copyfile(migrated_database, path)
-        url = f"sqlite:///{path}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": url,
-            "CUSTODY_FIN": "W9999",
-        }
-    )
-    with app.app_context():
-        load_demo(scale=1, seed=1)
-        yield _digest()
-        db.session.remove()
-        db.engine.dispose()
-    if name:
-        _drop_pg_database(PG_URL, name)
+    with loaded_demo(migrated_database, tmp_path_factory, "democlinic", CLINIC_TABLES) as digest:
+        yield digest
 
 
 def _all(model) -> list:
@@ -297,7 +262,7 @@ def test_every_thawed_bag_has_its_thaw_with_the_window_from_its_end(demo):
 
 def test_same_seed_gives_the_same_clinic_rows(demo, app):
     load_demo(scale=1, seed=1)
-    assert _digest() == demo
+    assert table_digest(CLINIC_TABLES) == demo
 
 
 def test_audit_trail_verifies_after_loading(demo):
