@@ -28,12 +28,16 @@ def register_api(app: Flask) -> None:
         bedside,
         donations,
         donors,
+        fhir,
         identifiers,
         infusions,
         labels,
         locations,
+        lookback,
         lots,
+        overview,
         quality,
+        recalls,
         recipients,
         release,
         samples,
@@ -76,6 +80,10 @@ def register_api(app: Flask) -> None:
         bedside,
         infusions,
         samples,
+        lookback,
+        recalls,
+        fhir,
+        overview,
     )
     for module in modules:
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)

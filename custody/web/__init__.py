@@ -5,10 +5,13 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from custody.web import (
+        audit_pages,
         bedside_pages,
         clinic_pages,
         lab_pages,
+        overview_pages,
         qa_pages,
+        recall_pages,
         session_pages,
         shipment_pages,
     )
@@ -19,3 +22,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(qa_pages.bp)
     app.register_blueprint(clinic_pages.bp)
     app.register_blueprint(bedside_pages.bp)
+    app.register_blueprint(recall_pages.bp)
+    app.register_blueprint(audit_pages.bp)
+    app.register_blueprint(overview_pages.bp)
