@@ -2,4 +2,4 @@
 
 from flask import Blueprint
 
-bp = Blueprint("overview", __name__, template_folder="../templates")
+bp = Blueprint("lab_overview", __name__, template_folder="../templates")
