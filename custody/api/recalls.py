@@ -1,6 +1,74 @@
-"""Placeholder: filled in by this change."""
+"""Recall and quarantine: QA's signed order that blocks every bag behind a donor, DIN, lot or
+reagent lot, lists the recipients already infused, and its signed lifting."""
+
+from flask import current_app
 
 from custody.api.parsing import ApiBlueprint
+from custody.auth import api_user, require_role
+from custody.schemas.recalls import (
+    LiftIn,
+    RecallIn,
+    RecallListQuery,
+    RecallOut,
+    RecallPreviewOut,
+    RecallPreviewQuery,
+    RecallsOut,
+)
+from custody.services import recalls
+from custody.services.recalls import SignedRequest
 
 PREFIX = "/recalls"
-blp = ApiBlueprint("recalls", __name__, description="recalls")
+blp = ApiBlueprint("recalls", __name__, description="Recall and quarantine of product")
+# Patient identifiers are in every answer: the people who act on a recall read it.
+READERS = ("qa", "admin", "technician")
+
+
+def _max_failures() -> int:
+    return current_app.config["CUSTODY_MAX_FAILED_LOGINS"]
+
+
+@blp.get("")
+@require_role(*READERS)
+@blp.arguments(RecallListQuery, location="query")
+@blp.response(200, RecallsOut)
+def index(query):
+    """Recalls, newest first (`active=true` for those still blocking product)."""
+    return {"items": recalls.list_recalls(active_only=query["active"])}
+
+
+@blp.get("/preview")
+@require_role(*READERS)
+@blp.arguments(RecallPreviewQuery, location="query")
+@blp.response(200, RecallPreviewOut)
+def preview(query):
+    """What a recall from this starting point would block and whom it reached; writes nothing."""
+    return recalls.preview(query["scope"], query["value"])
+
+
+@blp.post("")
+@require_role("qa")
+@blp.arguments(RecallIn)
+@blp.response(201, RecallOut)
+def create(body):
+    """Sign a recall (QA re-enters user ID and password). When this answers, every bag of the
+    lots reached that is not yet infused is refused allocation, shipping and the bedside."""
+    request = SignedRequest(body["reason"], body["username"], body["password"])
+    return recalls.raise_recall(api_user(), body["scope"], body["value"], request, _max_failures())
+
+
+@blp.get("/<code>")
+@require_role(*READERS)
+@blp.response(200, RecallOut)
+def show(code):
+    """The order as signed, each bag's state then and now, and the recipients reached."""
+    return recalls.recall_detail(recalls.recall_by_code(code))
+
+
+@blp.post("/<code>/lift")
+@require_role("qa")
+@blp.arguments(LiftIn)
+@blp.response(200, RecallOut)
+def lift(body, code):
+    """Sign the lifting of a recall, with its reason: the bags may go on again."""
+    request = SignedRequest(body["reason"], body["username"], body["password"])
+    return recalls.lift_recall(api_user(), code, request, _max_failures())

@@ -1,14 +1,15 @@
 """The life cycle of a bag: every action a scan can take, from which states, to which state.
 
 One table (TRANSITIONS) is the whole state machine; services ask `plan()` before they change a
-bag, and the scan station asks `allowed_actions()` to offer only what would succeed. Three
+bag, and the scan station asks `allowed_actions()` to offer only what would succeed. Four
 things beside the bag's own state gate an action:
 
 - the lot's disposition: nothing reaches a patient (release, allocate, pack, thaw, verify,
   infuse) unless QA released the lot; a rejected lot's bags may only be moved, returned,
   rejected or discarded;
 - the product's expiry: an expired bag goes nowhere near a patient;
-- where the bag is: only a bag out of storage can be stored; only a stored bag moved or retrieved.
+- where the bag is: only a bag out of storage can be stored; only a stored bag moved or retrieved;
+- a recall: while QA's recall covers the bag's lot, nothing brings it closer to a patient.
 
 Pure Python: no Flask, no database.
 """
@@ -123,6 +124,8 @@ class BagSituation:
     lot_disposition: str
     expired: bool = False
     in_storage: bool = False
+    # The codes of active recalls covering the bag's lot ("" when none).
+    recall: str = ""
 
 
 def allowed_actions(situation: BagSituation) -> list[str]:
@@ -159,6 +162,8 @@ def _refusal(action: str, s: BagSituation) -> str | None:
         return f"because a bag that is {s.status} is final"
     if s.status not in TRANSITIONS[action]:
         return f"because only a bag that is {_either(TRANSITIONS[action])} can be"
+    if action in TOWARDS_PATIENT and s.recall:
+        return f"because it is under recall {s.recall}; only QA lifting the recall allows it"
     if action in TOWARDS_PATIENT and s.lot_disposition not in RELEASED_DISPOSITIONS:
         return f"because its lot is {_disposition_words(s.lot_disposition)}, not released by QA"
     if s.lot_disposition == "rejected" and action not in REJECTED_LOT_ALLOWS:

@@ -57,6 +57,8 @@ class BagFacts:
     # Destination sites of the shipments the bag was received from.
     received_at_sites: tuple[str, ...]
     has_infusion: bool
+    # Codes of QA's active recalls covering the bag's lot ("" when none).
+    recall: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,16 @@ def _lot_released(f: BedsideFacts) -> tuple[bool, str]:
     return True, f"Lot {bag.lot_number} is {words} by QA; the signature holds."
 
 
+def _not_recalled(f: BedsideFacts) -> tuple[bool, str]:
+    bag = _needs_bag(f)
+    if bag.recall:
+        return False, (
+            f"STOP: QA has recalled this product ({bag.recall}). Do not infuse; set the bag "
+            "apart and call the cell therapy lab."
+        )
+    return True, "No recall or quarantine order covers this product."
+
+
 def _product_expiry(f: BedsideFacts) -> tuple[bool, str]:
     bag = _needs_bag(f)
     if bag.expires_at is None:
@@ -411,6 +423,7 @@ CHECKS: tuple[tuple[str, Callable[[BedsideFacts], tuple[bool, str]]], ...] = (
     ("infusion_number", _infusion_number),
     ("recipient_on_study", _recipient_on_study),
     ("lot_released", _lot_released),
+    ("not_recalled", _not_recalled),
     ("product_expiry", _product_expiry),
     ("thawed", _thawed),
     ("thaw_window", _thaw_window),

@@ -29,6 +29,7 @@ from custody.models.quality import (
     Signature,
     SpecificationStatus,
 )
+from custody.models.recalls import Recall, recall_lots
 from custody.models.trial import (
     Allocation,
     DoseBasis,
@@ -74,6 +75,7 @@ __all__ = [
     "QcSpecItem",
     "QcSpecification",
     "QualityAlert",
+    "Recall",
     "Recipient",
     "RecipientStatus",
     "ReleaseDecision",
@@ -90,4 +92,5 @@ __all__ = [
     "Trial",
     "User",
     "lot_donations",
+    "recall_lots",
 ]

@@ -22,7 +22,7 @@ class BatchStep(Base):
     __tablename__ = "batch_steps"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     sequence: Mapped[int]
     step: Mapped[str] = mapped_column(String(100))
     operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -14,6 +14,7 @@ from custody.domain.scan_targets import ScanTarget, read_scan
 from custody.extensions import db
 from custody.models import Bag, CustodyEvent, Shipment, StorageLocation
 from custody.models.base import utcnow
+from custody.services.recall_status import active_recall_codes
 
 
 def bag_from_scan(raw: str, *, lock: bool = False) -> tuple[Bag, ScanTarget]:
@@ -98,6 +99,7 @@ def situation(bag: Bag) -> BagSituation:
         lot_disposition=bag.lot.disposition.value,
         expired=bag.expires_at is not None and bag.expires_at <= utcnow(),
         in_storage=bag.storage_position_id is not None,
+        recall=active_recall_codes(bag.lot_id),
     )
 
 

@@ -46,6 +46,7 @@ from custody.services.audit_trail import acting_as
 from custody.services.bag_lookup import bag_from_scan
 from custody.services.bag_moves import move_bag
 from custody.services.bag_queries import lot_determinations
+from custody.services.recall_status import active_recall_codes
 from custody.services.release import release_holds
 from custody.services.site import site_zone
 from custody.services.thawing import active_allocation, seconds_left, thaw_of
@@ -249,6 +250,7 @@ def _bag_facts(bag: Bag) -> rules.BagFacts:
         determination=lot_determinations({lot.id})[lot.id],
         received_at_sites=tuple(dict.fromkeys(sites)),
         has_infusion=infused is not None,
+        recall=active_recall_codes(lot.id),
     )
 
 

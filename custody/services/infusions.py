@@ -34,6 +34,7 @@ from custody.models.base import utcnow
 from custody.services.bag_lookup import bag_by_code
 from custody.services.bag_moves import move_bag
 from custody.services.bedside import check_bedside_role
+from custody.services.recall_status import active_recall_codes
 from custody.services.release import release_holds
 from custody.services.site import site_zone
 from custody.services.thawing import active_allocation, thaw_of
@@ -216,6 +217,14 @@ def _check_verification(bag: Bag, verification: BedsideVerification, now, valid:
             f"Bag {bag.code}'s allocation changed after the bedside verification. Do not "
             "infuse; call the cell therapy lab.",
             bag=bag.code,
+        )
+    recall = active_recall_codes(bag.lot_id)
+    if recall:
+        raise IllegalTransition(
+            f"QA recalled this product ({recall}) after the bedside verification. Do not "
+            "infuse; set the bag apart and call the cell therapy lab.",
+            bag=bag.code,
+            recall=recall,
         )
     holds, why = release_holds(bag.lot)
     if not holds:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.extensions import db
-from custody.models import Allocation, Infusion, Lot, QcResult, QualityAlert, Recipient, User
+from custody.models import Allocation, Bag, Infusion, Lot, QcResult, QualityAlert, Recipient, User
 from custody.models.base import utcnow
 from custody.services.transactions import write
 
@@ -32,7 +32,13 @@ def raise_alert(lot: Lot, result: QcResult | None, message: str) -> QualityAlert
 
 
 def affected_bags(lot: Lot) -> list[dict]:
-    bag_ids = [b.id for b in lot.bags]
+    return affected_bags_of(lot.bags)
+
+
+def affected_bags_of(bags: list[Bag]) -> list[dict]:
+    """Each bag with its state and the recipient it is allocated to or was infused into, in
+    two queries however many bags (a recall may span many lots)."""
+    bag_ids = [b.id for b in bags]
     allocated = _subjects(
         select(Allocation.bag_id, Recipient.subject_id)
         .join(Recipient, Recipient.id == Allocation.recipient_id)
@@ -50,7 +56,7 @@ def affected_bags(lot: Lot) -> list[dict]:
             "recipient": infused.get(b.id) or allocated.get(b.id),
             "infused": b.id in infused,
         }
-        for b in sorted(lot.bags, key=lambda b: b.product_code)
+        for b in sorted(bags, key=lambda b: b.code)
     ]
 
 

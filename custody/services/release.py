@@ -38,6 +38,7 @@ from custody.services.lot_quality import (
     readings_of,
 )
 from custody.services.manufacturing import locked_lot
+from custody.services.recall_status import active_recall_codes
 from custody.services.signatures import check_signer, reauthenticate, sign
 from custody.services.transactions import write
 
@@ -116,9 +117,21 @@ def check_request(
     if request.exceptional and request.action != "release":
         raise ValidationFailed("Only a release can be exceptional.", field="exceptional")
     if request.action in RELEASING:
+        _check_not_recalled(lot)
         _check_releasable(lot, request, results)
         if segregation:
             _check_segregation(lot, results, user)
+
+
+def _check_not_recalled(lot: Lot) -> None:
+    recall = active_recall_codes(lot.id)
+    if recall:
+        raise IllegalTransition(
+            f"Lot {lot.lot_number} is under recall {recall}: it cannot be released while the "
+            "recall stands. Lift the recall (a signed action) first, or reject the lot.",
+            lot=lot.lot_number,
+            recall=recall,
+        )
 
 
 def _check_releasable(lot: Lot, request: DispositionRequest, results: list[QcResult]) -> None:

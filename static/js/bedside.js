@@ -8,7 +8,8 @@
     wristband: "Wristband read", bag_label: "Bag label read",
     recipient_identity: "Right patient", allocation: "Bag allocated to this patient",
     infusion_number: "Right infusion (first or second)", recipient_on_study: "Patient on study, due for infusion",
-    lot_released: "Lot released by QA", product_expiry: "Product not expired", thawed: "Bag thawed",
+    lot_released: "Lot released by QA", not_recalled: "No recall",
+    product_expiry: "Product not expired", thawed: "Bag thawed",
     thaw_window: "Within the post-thaw window", received_at_site: "Received at this site",
     dose_level: "Right dose level", never_infused: "Bag never infused before",
     eligibility_warnings: "Donor eligibility warnings acknowledged", second_verifier: "Second nurse verified"

@@ -3,7 +3,7 @@ history size).
 
 Builds a migrated database with one released lot whose bags are each allocated to a recipient,
 received at the site and thawed, plus N custody events of history spread over those bags; then
-times POST /api/v1/bedside/verifications (token auth, JSON in and out, the fifteen checks, the
+times POST /api/v1/bedside/verifications (token auth, JSON in and out, the sixteen checks, the
 attempt row and its audit entries) in two ways:
 
 - first nurse only (the checks run, the second verifier is still awaited): the server's own work;

@@ -47,6 +47,7 @@ BEDSIDE_CHECKS = [
     "infusion_number",
     "recipient_on_study",
     "lot_released",
+    "not_recalled",
     "product_expiry",
     "thawed",
     "thaw_window",

@@ -31,6 +31,7 @@ ORDER = [
     "infusion_number",
     "recipient_on_study",
     "lot_released",
+    "not_recalled",
     "product_expiry",
     "thawed",
     "thaw_window",
