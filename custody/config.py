@@ -81,6 +81,9 @@ def _from_environment(instance_path: str) -> dict:
         # Infectious-disease tests an "eligible" donor determination needs (comma-separated);
         # unset means the built-in list of the donor service.
         **_env_present("CUSTODY_DONOR_TESTS"),
+        # Base URI of the tracker's own FHIR code and identifier systems; unset means the
+        # placeholder of services/fhir.py, which a site must replace with a URI it controls.
+        **_env_present("CUSTODY_FHIR_SYSTEM_BASE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("CUSTODY_SECURE_COOKIES", False),

@@ -20,6 +20,7 @@ from custody.extensions import db
 from custody.models import Allocation, Bag, FollowUpSample, Infusion, Lot, Recipient
 from custody.models.base import utcnow
 from custody.services.follow_up_samples import sample_fields
+from custody.services.recall_status import active_recalls_by_lot
 from custody.services.recipients import (
     POST_TRANSPLANT_KIND,
     recipient_by_subject_id,
@@ -43,6 +44,7 @@ class AllocatedBag:
     expires_at: datetime | None
     lot: str
     disposition: str
+    recall: str = ""
 
 
 # --- one recipient --------------------------------------------------------------------------
@@ -182,6 +184,8 @@ def _bag_problem(bag: AllocatedBag, now: datetime) -> str | None:
     if bag.disposition not in RELEASED_DISPOSITIONS:
         state = "in quarantine" if bag.disposition == "quarantine" else bag.disposition
         return f"bag {bag.code} is from lot {bag.lot}, which is {state} (not released by QA)"
+    if bag.recall:
+        return f"bag {bag.code} is blocked by recall {bag.recall}"
     if bag.expires_at is not None and bag.expires_at <= now:
         return f"bag {bag.code} expired on {bag.expires_at.astimezone(site_zone()):%Y-%m-%d %H:%M}"
     return None
@@ -226,6 +230,7 @@ def _allocated_bags() -> dict[int, list[AllocatedBag]]:
             Bag.expires_at,
             Lot.lot_number,
             Lot.disposition,
+            Lot.id,
         )
         .join(Bag, Bag.id == Allocation.bag_id)
         .join(Lot, Lot.id == Bag.lot_id)
@@ -233,10 +238,20 @@ def _allocated_bags() -> dict[int, list[AllocatedBag]]:
         .where(Allocation.active, _on_study())
         .order_by(Bag.code)
     )
+    rows = rows.all()
+    recalled = active_recalls_by_lot({row[-1] for row in rows})
     found: dict[int, list[AllocatedBag]] = defaultdict(list)
-    for recipient_id, number, code, status, expires, lot, disposition in rows:
+    for recipient_id, number, code, status, expires, lot, disposition, lot_id in rows:
         found[recipient_id].append(
-            AllocatedBag(number, code, status.value, expires, lot, disposition.value)
+            AllocatedBag(
+                number,
+                code,
+                status.value,
+                expires,
+                lot,
+                disposition.value,
+                recalled.get(lot_id, ""),
+            )
         )
     return found
 

@@ -98,6 +98,24 @@ def test_a_usable_bag_beside_an_unusable_one_is_enough(clinic, make_lot, today):
     assert _needs(dashboard(today)) == {}
 
 
+def test_a_bag_blocked_by_a_recall_is_no_bag_for_the_next_infusion(clinic, make, today):
+    from custody.services.recalls import SignedRequest, lift_recall, raise_recall
+    from tests.factories import PASSWORD
+
+    recipient = clinic.recipient(status="lymphodepletion")
+    (bag,) = clinic.released_bags(1)
+    clinic.allocate(bag, recipient, 1)
+    qa = make.user("qa", username="quinn")
+    signed = SignedRequest("Late positive sterility", "quinn", PASSWORD)
+    code = raise_recall(qa, "lot", bag.lot.lot_number, signed, 5)["code"]
+
+    reason = _needs(dashboard(today))[(recipient.subject_id, 1)]
+
+    assert f"bag {bag.code} is blocked by recall {code}" in reason
+    lift_recall(qa, code, signed, 5)
+    assert _needs(dashboard(today)) == {}
+
+
 def test_infusion_2_bag_is_needed_only_until_infusion_2_is_given(clinic, today):
     recipient = clinic.recipient(
         status="infused", day0=today - timedelta(7), second_infusion_ordered=True
