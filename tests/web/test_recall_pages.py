@@ -122,3 +122,22 @@ def test_qa_recalls_a_lot_in_the_browser_and_its_bags_are_blocked(
         with pytest.raises(IllegalTransition):
             bag_lifecycle.plan("pack", situation(bag))
     release_db()
+
+
+@pytest.mark.parametrize(
+    ("role", "links"),
+    [
+        ("qa", ["overview-link", "recalls-link", "audit-link"]),
+        ("admin", ["overview-link", "recalls-link", "audit-link"]),
+        ("technician", ["overview-link", "recalls-link"]),
+        ("nurse", []),
+    ],
+)
+def test_the_home_page_links_each_role_to_its_traceability_pages(client, make, role, links):
+    make.user(role, username="someone")
+    sign_in(client, "someone")
+
+    page = Marked(client.get("/").get_data(True))
+
+    found = [t for t in ("overview-link", "recalls-link", "audit-link") if page.all(t)]
+    assert found == links
