@@ -1,9 +1,12 @@
-"""Bags: the list with filters, and one bag with its custody history."""
+"""Bags: the list with filters, one bag with its custody history, and its custody report."""
+
+from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import require_role
+from custody.auth import api_user, require_role
 from custody.schemas.bags import BagDetailOut, BagListOut, BagQuery
 from custody.services.bag_queries import bag_detail, list_bags
+from custody.services.custody_timeline import custody_report as custody_report_pdf
 
 PREFIX = "/bags"
 blp = ApiBlueprint("bags", __name__, description="Bags of final product and their custody")
@@ -22,3 +25,24 @@ def index(query):
 @blp.response(200, BagDetailOut)
 def show(code):
     return bag_detail(code)
+
+
+@blp.get("/<code>/custody-report.pdf")
+@require_role()
+@blp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type="application/pdf",
+    description="The bag's chain-of-identity and chain-of-custody record, printable",
+)
+def custody_report(code):
+    """The bag's custody report for a sponsor or an inspector: its identity (DIN with K,
+    product code, lot, disposition, recipient), the chain of identity from donor to recipient,
+    every custody step with time, place, person and temperature, the gaps, excursions and
+    deviations found, and QA's release signature; generated now, naming who asked for it."""
+    pdf, name = custody_report_pdf(code, api_user())
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

@@ -3,7 +3,7 @@
 The scan station is a thin page: everything it shows comes from the scan API
 (`/api/v1/scans/lookup`, `/api/v1/scans`), so the page and a scripted client see the same
 rules and the same refusal messages. The bag page is rendered on the server from the bag
-read model, so it prints and reads without JavaScript.
+read model and its vein-to-vein timeline, so it prints and reads without JavaScript.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from custody.auth import check_role
+from custody.documents.pdf_layout import zone_named
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.models.accounts import Role
+from custody.services.bag_lookup import bag_by_code
 from custody.services.bag_queries import bag_detail
+from custody.services.custody_timeline import ALERT, WARNING, Step, Timeline, vein_to_vein
 from custody.services.label_prints import PRINTERS
-from custody.services.release_queries import with_release
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")
@@ -54,10 +56,9 @@ def bag_page(code: str):
         )
     bag = bag_detail(code)
     zone = site_zone()
-    # Oldest first: the timeline reads as the bag's story, from filling onwards.
-    history = [_timeline_entry(event, zone) for event in bag["history"]]
+    timeline = vein_to_vein(bag_by_code(code))
     # The signature behind the lot's status shows wherever the lot does (21 CFR 11.50).
-    release = with_release({"lot": bag["lot"]}, check=True)["release"]
+    release = timeline.release
     return render_template(
         "lab/bag.html",
         bag=bag,
@@ -66,7 +67,9 @@ def bag_page(code: str):
         signed=moment(release["signature"]["signed_at"], zone) if release else None,
         din=din_groups(bag["din"]),
         expires=moment(bag["expires_at"], zone),
-        history=history,
+        timeline=timeline,
+        steps=[_step_view(step, zone) for step in timeline.steps],
+        findings=_findings(timeline),
         actions=[a for a in bag["allowed_actions"] if a not in NOT_SCAN_ACTIONS],
         can_scan=current_user.role in SCAN_STATION_ROLES,
     )
@@ -76,27 +79,36 @@ def bag_page(code: str):
 din_groups = isbt128.eye_readable_din
 
 
-def _timeline_entry(event: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+# A mark for each part of the story, beside its words (decoration: screen readers skip it).
+STEP_ICONS = {
+    "collection": "◉",
+    "lab_receipt": "⬇",
+    "manufacturing": "⚗",
+    "custody": "▣",
+    "release": "✔",
+    "allocation": "➔",
+    "thaw": "♨",
+    "verification": "☑",
+    "infusion": "✚",
+}
+
+
+def _step_view(step: Step, zone: ZoneInfo) -> dict[str, Any]:
+    """A step as the page draws it: times in UTC and local (the collecting site's zone for a
+    collection), the interval before it, and whether that interval is a gap."""
+    shown = zone_named(step.zone) if step.zone else zone
+    severities = {flag.severity for flag in step.flags}
     return {
-        **event,
-        "times": moment(event["occurred_at"], zone),
-        "where": event["location_path"] or event["location"],
-        "out_of_storage": duration_words(event["out_of_storage_s"]),
+        "step": step,
+        "icon": STEP_ICONS.get(step.kind, "•"),
+        "times": moment(step.at, shown),
+        "since": step.since_words,
+        "gap_before": any(f.kind == "gap" and f.end == step.at for f in step.flags),
+        "severity": (ALERT if ALERT in severities else WARNING) if severities else None,
     }
 
 
-def duration_words(seconds: float | None) -> str | None:
-    """How long a bag was out of storage, in words a technician reads at a glance."""
-    if seconds is None:
-        return None
-    total = round(seconds)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h {minutes:02d} min"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+def _findings(timeline: Timeline) -> list[dict[str, Any]]:
+    """Every flag of the timeline with the number of its step, for the list above it."""
+    number = {id(step): n for n, step in enumerate(timeline.steps, start=1)}
+    return [{"step": number[id(step)], "flag": flag} for step, flag in timeline.flags]

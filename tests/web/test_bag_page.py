@@ -116,13 +116,17 @@ def test_bag_page_shows_identity_warnings_state_and_the_custody_timeline(
     assert "WARNING: Advise patient of communicable disease risks" in warnings
     assert page.all("allowed-action") == ["move", "retrieve", "reject", "discard"]
 
-    # The timeline: oldest first, each with its time in UTC and in the site's zone.
-    actions = [a["data-action"] for a in page.attributes("event")]
-    assert actions == ["store", "retrieve", "store"]
+    # The timeline: oldest first, each with its time in UTC and in the site's zone. The bag's
+    # custody events come after its collection (the vein-to-vein story starts at the donor).
+    steps = page.attributes("step")
+    custody = [n for n, step in enumerate(steps) if step["data-custody"] == "yes"]
+    assert [steps[n]["data-action"] for n in custody] == ["store", "retrieve", "store"]
+    assert steps[0]["data-action"] == "collect"
     zone = ZoneInfo(app.config["CUSTODY_TIMEZONE"])
     moments = (stored_at, retrieved_at, back_at)
-    assert page.all("event-utc") == [m.strftime("%Y-%m-%d %H:%M:%S UTC") for m in moments]
-    assert page.all("event-local") == [
+    utc, local = page.all("step-utc"), page.all("step-local")
+    assert [utc[n] for n in custody] == [m.strftime("%Y-%m-%d %H:%M:%S UTC") for m in moments]
+    assert [local[n] for n in custody] == [
         m.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") for m in moments
     ]
     assert page.all("event-transition") == [
@@ -130,11 +134,11 @@ def test_bag_page_shows_identity_warnings_state_and_the_custody_timeline(
         "STORED → QUARANTINED",
         "QUARANTINED → STORED",
     ]
-    wheres = page.all("event-where")
+    wheres = [page.all("step-where")[n] for n in custody]
     assert wheres[0].endswith("Position 1") and wheres[2].endswith("Position 2")
     assert page.all("event-raw-scan") == [label_scan, code, code]
     assert page.all("event-out-of-storage") == ["7 min 05 s"]
-    events = page.all("event")
+    events = [page.all("step")[n] for n in custody]
     assert "Tess Okafor" in events[0] and "Bench 2" in events[0]
     assert "-150.0 °C" in events[0] and "intact" in events[0]
 
@@ -149,7 +153,7 @@ def test_a_new_bag_of_an_eligible_donor_has_no_warning_and_no_history(client, ma
     ids = Marked(page)
     assert ids.all("eligibility-warnings") == []
     assert ids.one("no-history")
-    assert ids.all("event") == []
+    assert [step["data-custody"] for step in ids.attributes("step")] == ["no"]
     # A nurse reads the page but is not sent to the lab's scan station.
     assert "/scan?" not in page
 
