@@ -36,6 +36,10 @@ class AuditEntry(Base):
     __table_args__ = (
         UniqueConstraint("shard", "seq"),
         Index("ix_audit_entries_record", "record_type", "record_id"),
+        # Audit review filters by person, action or record key, newest first, at 10^6 entries.
+        Index("ix_audit_entries_actor", "actor", "occurred_at"),
+        Index("ix_audit_entries_action", "action", "occurred_at"),
+        Index("ix_audit_entries_record_key", "record_key", "occurred_at"),
     )
 
 

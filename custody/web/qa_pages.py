@@ -9,7 +9,6 @@ offers only what the API would accept and shows the API's refusal in its own wor
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from flask_login import current_user, login_required
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.domain.release_rules import ACTIONS
+from custody.services.audit_review import change_lines
 from custody.services.bag_queries import list_bags, lot_detail
 from custody.services.label_jobs import reconciliation
 from custody.services.label_prints import PRINTERS
@@ -153,33 +153,5 @@ def _audit_row(entry, zone: ZoneInfo) -> dict:
         "action": entry.action,
         "record": entry.record_key or f"{entry.record_type} {entry.record_id}",
         "reason": entry.reason,
-        "changes": change_words(entry.action, entry.changes),
+        "changes": change_lines(entry.action, entry.changes),
     }
-
-
-def change_words(action: str, changes: str) -> list[str]:
-    """`{"field": [old, new]}` as lines a reviewer reads: 'disposition: quarantine → released'.
-    A new record lists what it was created with; nothing of a change is left out."""
-    try:
-        fields = json.loads(changes)
-    except ValueError:
-        return [changes]
-    lines = []
-    for field, pair in fields.items():
-        old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-        if action == "create":
-            if new is not None and new != "":
-                lines.append(f"{field}: {_value(new)}")
-        elif action == "delete":
-            lines.append(f"{field}: {_value(old)} (deleted)")
-        else:
-            lines.append(f"{field}: {_value(old)} → {_value(new)}")
-    return lines
-
-
-def _value(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)

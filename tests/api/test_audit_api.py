@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from custody.extensions import db
+from tests.api.responses import error, ok
+from tests.services.test_audit_review import DIN_SCAN, write_story
+from tests.services.test_audit_trail import _drop_guards
 
 
 @pytest.mark.parametrize("role", ["technician", "nurse"])
 def test_only_qa_and_admins_read_the_trail(client, make, role):
     headers = make.auth(role)
-    for path in ("/api/v1/audit/entries", "/api/v1/audit/verify"):
+    for path in (
+        "/api/v1/audit/entries",
+        "/api/v1/audit/verify",
+        "/api/v1/audit/entries.csv",
+        "/api/v1/audit/entries.pdf",
+    ):
         response = client.get(path, headers=headers)
         assert response.status_code == 403
         assert response.get_json()["error"]["code"] == "forbidden"
@@ -55,3 +67,110 @@ def test_verify_reports_ok_then_names_the_tampered_entry(client, make):
     body = client.get("/api/v1/audit/verify", headers=headers).get_json()
     assert body["ok"] is False
     assert body["first_break"].startswith(f"entry {victim} ")
+
+
+# --- the review filters, paging and exports -------------------------------------------------
+
+
+@pytest.fixture
+def story(app, make, monkeypatch):
+    return write_story(monkeypatch, make)
+
+
+def test_entries_filter_by_person_action_and_local_time(client, make, story):
+    headers = make.auth("qa")
+    body = ok(client.get("/api/v1/audit/entries?actor=quinn&action=delete", headers=headers), 200)
+    assert [e["id"] for e in body["items"]] == [story.token_deleted]
+    assert body["items"][0]["record_type"] == "api_tokens"
+    assert body["more"] is False and body["next_before"] is None
+
+    day = "from=2026-01-10&to=2026-01-10"
+    body = ok(client.get(f"/api/v1/audit/entries?{day}", headers=headers), 200)
+    assert [e["id"] for e in body["items"]] == [story.nina_renamed, story.nina_created]
+    assert body["items"][0]["occurred_at"] == "2026-01-11T05:30:00.000000Z"
+
+    body = ok(
+        client.get("/api/v1/audit/entries?record_key=nina&reason=MARRIAGE", headers=headers), 200
+    )
+    assert [e["id"] for e in body["items"]] == [story.nina_renamed]
+    assert body["items"][0]["changes"] == {"full_name": ["Nina Brandt", "Nina Brandt-Okafor"]}
+
+
+def test_entries_page_with_before(client, make, story):
+    headers = make.auth("admin")
+    url = "/api/v1/audit/entries?actor=quinn&limit=2"
+    seen, before = [], None
+    for _ in range(5):
+        body = ok(client.get(url + (f"&before={before}" if before else ""), headers=headers), 200)
+        seen += [e["id"] for e in body["items"]]
+        if not body["more"]:
+            break
+        before = body["next_before"]
+    assert seen == [*sorted(story.batch, reverse=True), story.token_deleted, story.nina_created]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("from=14/01/2026", "YYYY-MM-DD"),
+        ("to=2026-13-01", "not a real date"),
+        ("from=2026-02-01&to=2026-01-01", "is after"),
+        ("record_type=passwords", "not one the audit trail records"),
+        ("record_id=3", "record type too"),
+        ("action=erase", "create, update, delete"),
+    ],
+)
+@pytest.mark.parametrize("path", ["entries", "entries.csv", "entries.pdf"])
+def test_bad_filters_are_422_in_words(client, make, path, query, words):
+    response = client.get(f"/api/v1/audit/{path}?{query}", headers=make.auth("qa"))
+    assert words in error(response, 422, "validation_error")["message"]
+
+
+@pytest.mark.parametrize(
+    ("before", "words"), [("999999", "no audit entry 999999"), ("x", "before"), ("0", "before")]
+)
+def test_a_bad_paging_cursor_is_422(client, make, before, words):
+    response = client.get(f"/api/v1/audit/entries?before={before}", headers=make.auth("qa"))
+    assert words in error(response, 422, "validation_error")["message"]
+
+
+def test_entries_csv_with_the_same_filters(client, make, story):
+    response = client.get(
+        "/api/v1/audit/entries.csv?actor=ada&record_type=api_tokens", headers=make.auth("qa")
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="audit-trail_record-type-api-tokens')
+    assert "_actor-ada_" in disposition and disposition.endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert [int(r["entry_id"]) for r in rows] == [story.token_created]
+    assert rows[0]["reason"] == "'" + DIN_SCAN
+    assert response.headers["X-Audit-Entries"] == "1"
+    assert "X-Audit-Export-Capped" not in response.headers
+
+
+def test_entries_pdf_with_the_same_filters(client, make, story):
+    headers = make.auth("admin", username="adele", name="Adele Admin")
+    response = client.get("/api/v1/audit/entries.pdf?actor=quinn&action=delete", headers=headers)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pages = PdfReader(io.BytesIO(response.get_data())).pages
+    words = " ".join(" ".join(page.extract_text().split()) for page in pages)
+    assert "Person: quinn" in words and "Action: delete" in words
+    assert "by Adele Admin (adele)" in words
+    assert "token revoked" in words and f"api_tokens {story.token_id}" in words
+    assert "name corrected" not in words
+
+
+def test_a_mangled_entry_is_still_listed_and_exported(client, make, story):
+    _drop_guards()
+    db.session.execute(
+        text("UPDATE audit_entries SET changes = '{not json', occurred_at = 'x' WHERE id = :id"),
+        {"id": story.nina_renamed},
+    )
+    headers = make.auth("admin")
+    body = ok(client.get("/api/v1/audit/entries?record_key=nina", headers=headers), 200)
+    assert body["items"][0]["changes"] == "{not json"
+    for path in ("entries.csv", "entries.pdf"):
+        response = client.get(f"/api/v1/audit/{path}?record_key=nina", headers=headers)
+        assert response.status_code == 200 and response.headers["X-Audit-Entries"] == "2"
