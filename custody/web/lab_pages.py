@@ -24,6 +24,7 @@ from custody.services.bag_lookup import bag_by_code
 from custody.services.bag_queries import bag_detail
 from custody.services.custody_timeline import ALERT, WARNING, Step, Timeline, vein_to_vein
 from custody.services.label_prints import PRINTERS
+from custody.services.recall_status import active_recall_codes
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")
@@ -56,7 +57,8 @@ def bag_page(code: str):
         )
     bag = bag_detail(code)
     zone = site_zone()
-    timeline = vein_to_vein(bag_by_code(code))
+    record = bag_by_code(code)
+    timeline = vein_to_vein(record)
     # The signature behind the lot's status shows wherever the lot does (21 CFR 11.50).
     release = timeline.release
     return render_template(
@@ -72,6 +74,7 @@ def bag_page(code: str):
         findings=_findings(timeline),
         actions=[a for a in bag["allowed_actions"] if a not in NOT_SCAN_ACTIONS],
         can_scan=current_user.role in SCAN_STATION_ROLES,
+        recall=active_recall_codes(record.lot_id),
     )
 
 

@@ -141,3 +141,20 @@ def test_the_home_page_links_each_role_to_its_traceability_pages(client, make, r
 
     found = [t for t in ("overview-link", "recalls-link", "audit-link") if page.all(t)]
     assert found == links
+
+
+def test_a_recalled_bags_page_says_so_first_and_stops_saying_it_once_lifted(
+    client, clinic, quinn
+):
+    from custody.services.recalls import lift_recall
+
+    (bag,) = clinic.released_bags(1)
+    signed = SignedRequest("Late positive sterility", "quinn", PASSWORD)
+    code = raise_recall(quinn, "lot", bag.lot.lot_number, signed, 5)["code"]
+    sign_in(client, "quinn")
+
+    shown = Marked(client.get(f"/bags/{bag.code}").get_data(True))
+    assert shown.one("bag-recall").startswith(f"UNDER RECALL {code}: DO NOT ALLOCATE")
+
+    lift_recall(quinn, code, signed, 5)
+    assert Marked(client.get(f"/bags/{bag.code}").get_data(True)).all("bag-recall") == []
