@@ -128,7 +128,7 @@ def test_two_nurses_verify_and_record_the_infusion(page, live_server, clinic, nu
     expect(page.get_by_test_id("verified-by")).to_have_text(
         f"Verified by {first.name} and {second.name}."
     )
-    expect(page.locator('[data-testid^="check-"]')).to_have_count(15)
+    expect(page.locator('[data-testid^="check-"]')).to_have_count(16)
     expect(page.locator('[data-testid^="check-"]:not([data-state="passed"])')).to_have_count(0)
     expect(panel).to_be_hidden()
 
