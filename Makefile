@@ -35,6 +35,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.release_signing --bags 100 --lots 20
 	$(BIN)/python -m tests.benchmarks.label_printing --bags 100 --lots 6
 	$(BIN)/python -m tests.benchmarks.bedside_latency --events $(or $(EVENTS),1000000)
+	$(BIN)/python -m tests.benchmarks.lookback_latency --scale $(or $(SCALE),100)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
