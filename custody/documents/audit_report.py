@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, LongTable, SimpleDocTemplate, Table
+from reportlab.platypus import Flowable, LongTable, Table
 
 from custody.documents.pdf_layout import (
     ALERT,
@@ -34,6 +34,7 @@ from custody.documents.pdf_layout import (
     SHADE,
     NumberedCanvas,
     cells,
+    document,
     paragraph,
     register_fonts,
 )
@@ -80,17 +81,7 @@ class AuditReportData:
 def render_audit_report(data: AuditReportData) -> bytes:
     register_fonts()
     out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=PAGE,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + 8 * mm,  # room for the footer
-        title=TITLE,
-        subject=f"{data.facility}: {len(data.entries)} audit entries",
-        creator="custody",
-    )
+    doc = document(out, TITLE, f"{data.facility}: {len(data.entries)} audit entries", pagesize=PAGE)
     footer = (f"{TITLE} · generated {data.generated_at} by {data.generated_by}", data.digest)
     canvas = functools.partial(LandscapeCanvas, footer=footer)
     doc.build(_story(data), canvasmaker=canvas)
@@ -98,21 +89,9 @@ def render_audit_report(data: AuditReportData) -> bytes:
 
 
 class LandscapeCanvas(NumberedCanvas):
-    """pdf_layout's numbered footer, laid out across a landscape page."""
+    """pdf_layout's numbered footer; its hash covers the listed entries' chain hashes."""
 
-    def _draw_footer(self, total: int) -> None:
-        identity, digest = self._footer
-        width = self._pagesize[0]
-        self.saveState()
-        self.setStrokeColor(RULE)
-        self.setLineWidth(0.4)
-        self.line(MARGIN, MARGIN + 4 * mm, width - MARGIN, MARGIN + 4 * mm)
-        self.setFont(FONT, 8)
-        self.drawString(MARGIN, MARGIN, identity)
-        self.drawRightString(width - MARGIN, MARGIN, f"Page {self._pageNumber} of {total}")
-        self.setFont(MONO, 7)
-        self.drawString(MARGIN, MARGIN - 4 * mm, f"Listed entries' SHA-256: {digest}")
-        self.restoreState()
+    CHECKSUM_LABEL = "Listed entries' SHA-256"
 
 
 def _story(data: AuditReportData) -> list[Flowable]:

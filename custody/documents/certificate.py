@@ -22,19 +22,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, SimpleDocTemplate, Spacer, Table
+from reportlab.platypus import Flowable, KeepTogether, Spacer, Table
 
 from custody.documents.pdf_layout import (
     ALERT,
     BODY_WIDTH,
-    MARGIN,
     RULE,
     DinWithCheck,
     NumberedCanvas,
     boxed,
     cells,
+    document,
     grid,
     local_time,
     paragraph,
@@ -137,18 +136,7 @@ def render_certificate(data: CertificateData) -> bytes:
     register_fonts()
     zone = zone_named(data.timezone)
     out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + 8 * mm,  # room for the footer
-        title=f"{TITLE} {data.certificate_number}",
-        subject=f"Lot {data.lot_number}",
-        creator="custody",
-        invariant=1,
-    )
+    doc = document(out, f"{TITLE} {data.certificate_number}", f"Lot {data.lot_number}", invariant=1)
     footer = (f"{data.certificate_number} · Lot {data.lot_number}", data.content_checksum)
     doc.build(_story(data, zone), canvasmaker=functools.partial(NumberedCanvas, footer=footer))
     return out.getvalue()

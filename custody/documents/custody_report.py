@@ -25,20 +25,19 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, SimpleDocTemplate, Spacer, Table
+from reportlab.platypus import Flowable, KeepTogether, Spacer, Table
 
 from custody.documents.certificate import KEY_VALUE_STYLE
 from custody.documents.pdf_layout import (
     ALERT,
     BODY_WIDTH,
     FONT,
-    MARGIN,
     DinWithCheck,
     NumberedCanvas,
     boxed,
     cells,
+    document,
     grid,
     local_time,
     paragraph,
@@ -75,16 +74,10 @@ def render_custody_report(timeline: Timeline, context: ReportContext) -> bytes:
     rows = [_step_texts(n, step, zone) for n, step in enumerate(timeline.steps, start=1)]
     checksum = _checksum(timeline, rows)
     out = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = document(
         out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + 8 * mm,  # room for the footer
-        title=f"Custody report {timeline.bag}",
-        subject=f"Bag {timeline.bag}, lot {timeline.lot}",
-        creator="custody",
+        f"Custody report {timeline.bag}",
+        f"Bag {timeline.bag}, lot {timeline.lot}",
         invariant=1,
     )
     story = [

@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, Table
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
 
 from custody.domain.errors import ValidationFailed
 from custody.domain.isbt128 import eye_readable_din
@@ -126,7 +126,12 @@ class DinWithCheck(Flowable):
 
 
 class NumberedCanvas(Canvas):
-    """Holds each page until the end, then stamps every footer with the true page count."""
+    """Holds each page until the end, then stamps every footer with the true page count.
+
+    The footer is laid out across whatever page size the document has; `CHECKSUM_LABEL` names
+    the hash printed under it (a subclass says what its document's hash covers)."""
+
+    CHECKSUM_LABEL = "Content SHA-256"
 
     def __init__(self, *args, footer: tuple[str, str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -147,7 +152,7 @@ class NumberedCanvas(Canvas):
 
     def _draw_footer(self, total: int) -> None:
         identity, checksum = self._footer
-        width = A4[0]
+        width = self._pagesize[0]
         self.saveState()
         self.setStrokeColor(RULE)
         self.setLineWidth(0.4)
@@ -156,7 +161,7 @@ class NumberedCanvas(Canvas):
         self.drawString(MARGIN, MARGIN, identity)
         self.drawRightString(width - MARGIN, MARGIN, f"Page {self._pageNumber} of {total}")
         self.setFont(MONO, 7)
-        self.drawString(MARGIN, MARGIN - 4 * mm, f"Content SHA-256: {checksum}")
+        self.drawString(MARGIN, MARGIN - 4 * mm, f"{self.CHECKSUM_LABEL}: {checksum}")
         self.restoreState()
 
 
@@ -190,3 +195,19 @@ def local_time(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
+
+
+def document(out, title: str, subject: str, pagesize=A4, **kwargs) -> SimpleDocTemplate:
+    """The house document: margins, room for the numbered footer, metadata."""
+    return SimpleDocTemplate(
+        out,
+        pagesize=pagesize,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 8 * mm,  # room for the footer
+        title=title,
+        subject=subject,
+        creator="custody",
+        **kwargs,
+    )
