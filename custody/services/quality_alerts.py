@@ -18,14 +18,17 @@ from custody.models.base import utcnow
 from custody.services.transactions import write
 
 
-def raise_alert(lot: Lot, result: QcResult | None, message: str) -> QualityAlert:
-    """Inside the caller's transaction: the alert and its snapshot of who is affected."""
+def raise_alert(
+    lot: Lot, result: QcResult | None, message: str, affected: list[dict] | None = None
+) -> QualityAlert:
+    """Inside the caller's transaction: the alert and its snapshot of who is affected (read
+    here unless the caller, e.g. a recall spanning many lots, has read it already)."""
     alert = QualityAlert(
         public_id=str(uuid.uuid4()),
         lot_id=lot.id,
         result_id=result.id if result is not None else None,
         message=message,
-        affected=affected_bags(lot),
+        affected=affected if affected is not None else affected_bags(lot),
     )
     db.session.add(alert)
     return alert

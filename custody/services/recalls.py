@@ -261,11 +261,17 @@ def _alert_follow_up(recall: Recall, lots: list[Lot], affected: list[dict]) -> N
     reached = {a["lot"] for a in affected if a["recipient"]}
     for lot in lots:
         if lot.lot_number in reached:
+            snapshot = [
+                {key: a[key] for key in ("bag", "status", "recipient", "infused")}
+                for a in affected
+                if a["lot"] == lot.lot_number
+            ]
             raise_alert(
                 lot,
                 None,
                 f"Recall {recall.code}: {recall.reason} Recipients of lot {lot.lot_number} "
                 "need clinical follow-up; allocated bags are blocked and need replacing.",
+                snapshot,
             )
 
 

@@ -19,6 +19,7 @@ from custody.services.recalls import SignedRequest, raise_recall
 from tests.factories import PASSWORD
 from tests.web.conftest import release_db
 from tests.web.test_bag_page import Marked, sign_in
+from tests.web.test_qa_pages import _browser_sign_in
 
 
 @pytest.fixture
@@ -78,14 +79,6 @@ def test_a_technician_reads_recalls_but_cannot_sign_and_a_nurse_is_refused(
     assert client.get("/qa/recalls").status_code == 403
 
 
-def _sign_in(page: Page, live_server: str, username: str, target: str) -> None:
-    page.goto(f"{live_server}/login?next={target}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-
-
 @pytest.mark.browser
 def test_qa_recalls_a_lot_in_the_browser_and_its_bags_are_blocked(
     page: Page, live_server, clinic, quinn
@@ -95,7 +88,7 @@ def test_qa_recalls_a_lot_in_the_browser_and_its_bags_are_blocked(
     subject_id = recipient.subject_id
     release_db()
 
-    _sign_in(page, live_server, "quinn", "/qa/recalls")
+    _browser_sign_in(page, live_server, "quinn", "/qa/recalls")
     page.get_by_test_id("recall-scope").select_option("lot")
     page.get_by_test_id("recall-value").fill(lot_number)
     page.get_by_test_id("recall-preview").click()
