@@ -38,25 +38,8 @@ from custody.services.bag_lookup import bag_from_scan
 from custody.services.demo import load_demo
 from custody.services.demo.scenario import DEMO_NOW
 from tests.services.demo_database import loaded_demo, table_digest
+from tests.unit.test_bedside_checks import ORDER
 
-BEDSIDE_CHECKS = [
-    "wristband",
-    "bag_label",
-    "recipient_identity",
-    "allocation",
-    "infusion_number",
-    "recipient_on_study",
-    "lot_released",
-    "not_recalled",
-    "product_expiry",
-    "thawed",
-    "thaw_window",
-    "received_at_site",
-    "dose_level",
-    "never_infused",
-    "eligibility_warnings",
-    "second_verifier",
-]
 CLINIC_TABLES = (
     "trials",
     "dose_levels",
@@ -233,7 +216,9 @@ def test_one_wrong_patient_caught_at_the_bedside_is_kept(demo):
 def _assert_all_checks(check: BedsideVerification, passed: bool | None) -> list:
     """The check names, in the bedside's order, each with a message; all `passed` if given."""
     listed = json.loads(check.checks)
-    assert [c["check"] for c in listed] == BEDSIDE_CHECKS
+    assert [
+        c["check"] for c in listed
+    ] == ORDER  # the bedside rules' order, written out in their unit tests
     assert all(c["message"] for c in listed)
     if passed is not None:
         assert all(c["passed"] is passed for c in listed), check.uid
