@@ -16,18 +16,12 @@ from sqlalchemy import func, select
 
 from custody.extensions import db
 from custody.models import AuditEntry
-from tests.factories import PASSWORD
 from tests.services.test_audit_review import write_story
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 
 
 def _sign_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login?next=/audit")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}/audit")
+    browser_sign_in(page, live_server, username, "/audit")
     expect(page.get_by_role("heading", name="Audit trail", exact=True)).to_be_visible()
 
 

@@ -22,7 +22,7 @@ from custody.extensions import db
 from custody.models import Bag, Infusion, Thaw
 from custody.services.site import site_zone
 from tests.factories import PASSWORD
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 
 MIN_TARGET_PX = 48
 USE_WITHIN = re.compile(r"^Use within (\d+):(\d\d)$")
@@ -64,12 +64,7 @@ def nurses(make, live_server) -> tuple[Nurse, Nurse]:
 
 
 def _sign_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login?next=/bedside")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}/bedside")
+    browser_sign_in(page, live_server, username, "/bedside")
     expect(page.get_by_role("heading", name="Bedside check")).to_be_visible()
 
 

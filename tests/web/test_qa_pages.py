@@ -25,20 +25,11 @@ from custody.services.manufacturing import StepRequest, record_step
 from custody.services.qc_results import ResultRequest, correct_result, enter_result
 from custody.web.qa_pages import signing_actions
 from tests.factories import PASSWORD
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 from tests.web.test_bag_page import Marked, sign_in
 
 MIN_TARGET_PX = 44
 POTENCY = "Potency: cytotoxicity vs CD33+ targets"
-
-
-def _browser_sign_in(page: Page, live_server: str, username: str, target: str) -> None:
-    page.goto(f"{live_server}/login?next={target}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}{target}")
 
 
 def _open_dialog(page: Page, action: str):
@@ -74,7 +65,7 @@ def test_qa_releases_a_lot_with_an_e_signature_then_opens_its_certificate(
     username = qa.username
     release_db()
 
-    _browser_sign_in(page, live_server, username, "/")
+    browser_sign_in(page, live_server, username, "/")
     page.get_by_role("link", name="Open the QA review queue").click()
     entry = page.locator(f'[data-testid="queue-entry"][data-lot="{lot_number}"]')
     expect(entry.get_by_test_id("queue-readiness")).to_contain_text("Ready for signature")
@@ -147,7 +138,7 @@ def test_a_lot_with_a_missing_result_shows_what_blocks_it_and_a_release_is_refus
     username = make.user("qa").username
     release_db()
 
-    _browser_sign_in(page, live_server, username, "/qa")
+    browser_sign_in(page, live_server, username, "/qa")
     entry = page.locator(f'[data-testid="queue-entry"][data-lot="{lot_number}"]')
     expect(entry.get_by_test_id("queue-readiness")).to_contain_text(f"{POTENCY} has no result")
     entry.get_by_role("link", name=lot_number).click()
@@ -182,7 +173,7 @@ def test_an_analyst_enters_and_corrects_a_result_from_the_lot_page(
     analyst = make.user("technician", name="Ana Lyst").username
     release_db()
 
-    _browser_sign_in(page, live_server, analyst, f"/qa/lots/{lot_number}")
+    browser_sign_in(page, live_server, analyst, f"/qa/lots/{lot_number}")
     expect(page.get_by_role("button", name="Release…")).to_have_count(0)
     enter = page.get_by_role("form", name="Enter a result")
     enter.get_by_label("Test").select_option("potency")
@@ -213,7 +204,7 @@ def test_an_analyst_enters_and_corrects_a_result_from_the_lot_page(
 
 def test_qa_acknowledges_a_quality_alert_from_the_queue(page, live_server, alerted_lot):
     _, username = alerted_lot
-    _browser_sign_in(page, live_server, username, "/qa")
+    browser_sign_in(page, live_server, username, "/qa")
     alert = page.get_by_test_id("alert")
     expect(alert.get_by_test_id("alert-recipients")).to_contain_text("SUBJ-017")
     alert.get_by_label(re.compile("What was done")).fill("Dr Osler informed by phone")

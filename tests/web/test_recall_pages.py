@@ -17,9 +17,8 @@ from custody.models import Bag, Recall
 from custody.services.bag_lookup import situation
 from custody.services.recalls import SignedRequest, raise_recall
 from tests.factories import PASSWORD
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 from tests.web.test_bag_page import Marked, sign_in
-from tests.web.test_qa_pages import _browser_sign_in
 
 
 @pytest.fixture
@@ -88,7 +87,7 @@ def test_qa_recalls_a_lot_in_the_browser_and_its_bags_are_blocked(
     subject_id = recipient.subject_id
     release_db()
 
-    _browser_sign_in(page, live_server, "quinn", "/qa/recalls")
+    browser_sign_in(page, live_server, "quinn", "/qa/recalls")
     page.get_by_test_id("recall-scope").select_option("lot")
     page.get_by_test_id("recall-value").fill(lot_number)
     page.get_by_test_id("recall-preview").click()
@@ -136,9 +135,7 @@ def test_the_home_page_links_each_role_to_its_traceability_pages(client, make, r
     assert found == links
 
 
-def test_a_recalled_bags_page_says_so_first_and_stops_saying_it_once_lifted(
-    client, clinic, quinn
-):
+def test_a_recalled_bags_page_says_so_first_and_stops_saying_it_once_lifted(client, clinic, quinn):
     from custody.services.recalls import lift_recall
 
     (bag,) = clinic.released_bags(1)

@@ -22,8 +22,7 @@ from custody.models import Bag, CustodyEvent, Donation, Donor, ShipmentItem, Use
 from custody.models.base import utcnow
 from custody.services.audit_trail import acting_as
 from custody.services.identifiers import take_dins
-from tests.factories import PASSWORD
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 
 MIN_TARGET_PX = 44
 STATION = "Lab scan station"
@@ -81,12 +80,7 @@ def lab(make_lot, live_server) -> Lab:
 
 
 def _sign_in_to_station(page: Page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login?next=/scan")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}/scan")
+    browser_sign_in(page, live_server, username, "/scan")
     expect(page.get_by_role("heading", name="Scan station")).to_be_visible()
 
 

@@ -5,23 +5,13 @@ custody report behind the page's link.
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.factories import PASSWORD
 from tests.labels.label_reading import normalise, page_texts
 from tests.services.test_custody_timeline import EXPECTED_ACTIONS, infused_journey
-from tests.web.conftest import release_db
+from tests.web.conftest import browser_sign_in, release_db
 
 ALERT_RED = "rgb(176, 0, 32)"  # --alert in timeline.css
-
-
-def _sign_in(page: Page, live_server: str, username: str, path: str) -> None:
-    page.goto(f"{live_server}/login?next={path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{live_server}{path}")
 
 
 def test_an_infused_bags_timeline_reads_in_order_with_its_excursion_marked(
@@ -32,7 +22,7 @@ def test_an_infused_bags_timeline_reads_in_order_with_its_excursion_marked(
     username, code = reader.username, journey.code
     release_db()
 
-    _sign_in(page, live_server, username, f"/bags/{code}")
+    browser_sign_in(page, live_server, username, f"/bags/{code}")
 
     steps = page.get_by_test_id("step")
     expect(steps).to_have_count(len(EXPECTED_ACTIONS))
