@@ -17,7 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     from custody.config import load_settings
     from custody.database import configure_engine
     from custody.extensions import csrf, db, login_manager, migrate
-    from custody.services import audit_trail
+    from custody.services.core import audit_trail
     from custody.web import register_web
 
     app = Flask(

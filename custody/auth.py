@@ -14,7 +14,7 @@ from flask_login import current_user
 from custody.domain.errors import AuthenticationFailed, Forbidden
 from custody.extensions import csrf, db, login_manager
 from custody.models.accounts import Role, User
-from custody.services.accounts import user_for_token
+from custody.services.core.accounts import user_for_token
 
 
 def init_app(app: Flask) -> None:

@@ -50,7 +50,7 @@ def user_group() -> None:
 @with_appcontext
 def user_create(username: str, role: str, full_name: str) -> None:
     """Create a user; the password is read from standard input."""
-    from custody.services.accounts import create_user
+    from custody.services.core.accounts import create_user
 
     password = _read_password()
     try:
@@ -72,7 +72,7 @@ def _read_password() -> str:
 @with_appcontext
 def user_token(username: str, label: str) -> None:
     """Issue an API token. The token is the last line printed and is shown only once."""
-    from custody.services.accounts import issue_token
+    from custody.services.core.accounts import issue_token
 
     try:
         token = issue_token("system:cli", username, label)
@@ -88,7 +88,7 @@ def user_token(username: str, label: str) -> None:
 @with_appcontext
 def user_unlock(username: str, reason: str) -> None:
     """Unlock an account locked after failed sign-ins."""
-    from custody.services.accounts import unlock_user
+    from custody.services.core.accounts import unlock_user
 
     try:
         unlock_user("system:cli", username, reason)
@@ -110,7 +110,7 @@ def audit_group() -> None:
 def audit_verify() -> None:
     """Check every hash chain of the audit trail; exit 1 naming the first entry that fails."""
     from custody.extensions import db
-    from custody.services.audit_verify import verify_trail
+    from custody.services.audit.verify import verify_trail
 
     with db.engine.connect() as conn:
         report = verify_trail(conn)
@@ -129,7 +129,7 @@ def labels_group() -> None:
 @with_appcontext
 def labels_check() -> None:
     """List every label template file with its state; exit 1 if any fails its checks."""
-    from custody.services.label_templates import template_list
+    from custody.services.labelling.templates import template_list
 
     rows = template_list()
     for row in rows:

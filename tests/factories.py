@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from custody.services import accounts
+from custody.services.core import accounts
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -48,8 +48,8 @@ class LotFactory:
         from custody.extensions import db
         from custody.models import Bag, Donation, Donor, Lot
         from custody.models.base import utcnow
-        from custody.services.audit_trail import acting_as
-        from custody.services.identifiers import take_dins
+        from custody.services.core.audit_trail import acting_as
+        from custody.services.core.identifiers import take_dins
 
         number = next(_numbers)
         with acting_as("system:test", reason="test setup"):
@@ -99,7 +99,7 @@ class LotFactory:
         """A site → freezer → rack → box with `count` positions; returns the positions."""
         from custody.extensions import db
         from custody.models import LocationKind, StorageLocation
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         tag = prefix or f"T{next(_numbers)}"
         with acting_as("system:test", reason="test setup"):
@@ -127,7 +127,7 @@ class LotFactory:
     def shipment(self, destination: str = "University Hospital", status: str = "packing"):
         from custody.extensions import db
         from custody.models import Shipment
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         with acting_as("system:test", reason="test setup"):
             shipment = Shipment(
@@ -141,7 +141,7 @@ class LotFactory:
         return shipment
 
 
-# Results that meet the standard specification (custody.services.specifications).
+# Results that meet the standard specification (custody.services.quality.specifications).
 PASSING_RESULTS = {
     "sterility": {"value_text": "negative"},
     "mycoplasma": {"value_text": "negative"},
@@ -171,7 +171,7 @@ class QualityFactory:
         return self._qa
 
     def specification(self, approve: bool = True, product: str = "D0001"):
-        from custody.services import specifications as specs
+        from custody.services.quality import specifications as specs
 
         spec = specs.create_specification(
             self.qa, specs.SpecificationRequest(product, specs.STANDARD_RELEASE_TESTS)
@@ -184,7 +184,7 @@ class QualityFactory:
 
     def results(self, lot_number: str, by=None, skip=(), **overrides):
         """Every standard result, passing unless overridden (test=dict of fields)."""
-        from custody.services.qc_results import ResultRequest, enter_result
+        from custody.services.quality.results import ResultRequest, enter_result
 
         analyst = by or self.make.user("technician")
         for test, fields in PASSING_RESULTS.items():
@@ -194,7 +194,7 @@ class QualityFactory:
         return analyst
 
     def sign(self, lot_number: str, action: str = "release", signer=None, **fields):
-        from custody.services.release import DispositionRequest, ReleaseSettings, decide
+        from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
 
         signer = signer or self.make.user("qa")
         request = DispositionRequest(action, signer.username, PASSWORD, **fields)
@@ -212,7 +212,7 @@ class QualityFactory:
         return lot
 
     def specification_missing(self) -> bool:
-        from custody.services.specifications import current_specification
+        from custody.services.quality.specifications import current_specification
 
         return current_specification("D0001") is None
 
@@ -227,7 +227,7 @@ def approve_label_templates(make: Factories) -> object:
     """Every shipped label template approved by a QA signature, as a site does before printing.
 
     Returns the QA user who signed."""
-    from custody.services.label_templates import approve_template, library
+    from custody.services.labelling.templates import approve_template, library
 
     qa = make.user("qa")
     for name, version in sorted(library().templates):
@@ -256,7 +256,7 @@ class ClinicFactory:
         """The one trial, with flat DL1-DL3 (6e8, 1.2e9, 1.8e9) and per-kg DL4 (1.5e7/kg)."""
         from custody.extensions import db
         from custody.models import DoseBasis, DoseLevel, Trial
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         if self._trial is not None:
             return self._trial
@@ -297,8 +297,8 @@ class ClinicFactory:
 
         from custody.extensions import db
         from custody.models import Recipient
-        from custody.services.audit_trail import acting_as
-        from custody.services.recipients import site_today
+        from custody.services.clinic.recipients import site_today
+        from custody.services.core.audit_trail import acting_as
 
         number = next(_numbers)
         with acting_as("system:test", reason="test setup"):
@@ -330,7 +330,7 @@ class ClinicFactory:
         """An active allocation row (what the allocation service would have written)."""
         from custody.extensions import db
         from custody.models import Allocation
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         with acting_as("system:test", reason="test setup"):
             allocation = Allocation(
@@ -356,7 +356,7 @@ class ClinicFactory:
         from custody.extensions import db
         from custody.models import ShipmentItem
         from custody.models.base import utcnow
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         shipment = self.make_lot.shipment(destination=site or self.SITE, status="received")
         nurse = self.make.user("nurse")
@@ -384,7 +384,7 @@ class ClinicFactory:
         from custody.extensions import db
         from custody.models import Thaw
         from custody.models.base import utcnow
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         window = window or self.trial().post_thaw_minutes
         nurse = self.make.user("nurse")
@@ -420,7 +420,7 @@ class ClinicFactory:
 
     def _set_status(self, bag, status: str) -> None:
         from custody.extensions import db
-        from custody.services.audit_trail import acting_as
+        from custody.services.core.audit_trail import acting_as
 
         with acting_as("system:test", reason="test setup"):
             bag.status = status

@@ -3,7 +3,7 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.accounts import UnlockIn, UserIn, UserOut
-from custody.services import accounts
+from custody.services.core import accounts
 
 PREFIX = "/users"
 blp = ApiBlueprint("users", __name__, description="People and their roles")

@@ -10,7 +10,7 @@ from custody.schemas.allocations import (
     AllocationResultOut,
     DeallocationIn,
 )
-from custody.services.allocation import (
+from custody.services.clinic.allocation import (
     AllocationRequest,
     allocate,
     allocation_item,

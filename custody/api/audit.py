@@ -1,7 +1,7 @@
 """The audit trail: reviewing entries (also as CSV and PDF), and checking the chain.
 
 Admins and QA only. The filters, their checks and the exports are the review page's
-(`custody.services.audit_review`, `custody.services.audit_export`).
+(`custody.services.audit.review`, `custody.services.audit.export`).
 """
 
 from flask import Response
@@ -10,10 +10,10 @@ from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.extensions import db
 from custody.schemas.audit import AuditEntriesOut, AuditFilterQuery, AuditQuery, AuditVerifyOut
-from custody.services.audit_export import Export, csv_export, pdf_export
-from custody.services.audit_review import parse_filter, search
-from custody.services.audit_verify import verify_trail
-from custody.services.site import site_zone
+from custody.services.audit.export import Export, csv_export, pdf_export
+from custody.services.audit.review import parse_filter, search
+from custody.services.audit.verify import verify_trail
+from custody.services.core.site import site_zone
 
 PREFIX = "/audit"
 blp = ApiBlueprint("audit", __name__, description="The append-only, hash-chained audit trail")

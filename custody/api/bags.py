@@ -5,8 +5,8 @@ from flask import Response
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.bags import BagDetailOut, BagListOut, BagQuery
-from custody.services.bag_queries import bag_detail, list_bags
-from custody.services.custody_timeline import custody_report as custody_report_pdf
+from custody.services.bags.queries import bag_detail, list_bags
+from custody.services.traceability.timeline import custody_report as custody_report_pdf
 
 PREFIX = "/bags"
 blp = ApiBlueprint("bags", __name__, description="Bags of final product and their custody")

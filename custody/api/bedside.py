@@ -3,8 +3,8 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.bedside import ThawOut, VerificationIn, VerificationOut
-from custody.services.bedside import VerificationRequest, get_verification, verify
-from custody.services.thawing import thaw_status
+from custody.services.bags.thawing import thaw_status
+from custody.services.clinic.bedside import VerificationRequest, get_verification, verify
 
 PREFIX = "/bedside"
 blp = ApiBlueprint("bedside", __name__, description="Two-person bedside verification")

@@ -12,8 +12,8 @@ from custody.schemas.collections import (
     ReceiptIn,
     ReceiptOut,
 )
-from custody.services.bag_queries import event_summary
-from custody.services.collections import (
+from custody.services.bags.queries import event_summary
+from custody.services.collection.donations import (
     CollectionRequest,
     ReceiptRequest,
     donation_detail,

@@ -12,7 +12,7 @@ from custody.schemas.collections import (
     DonorTestIn,
     EligibilityIn,
 )
-from custody.services.donors import (
+from custody.services.collection.donors import (
     DEFAULT_DONOR_TESTS,
     determine_eligibility,
     donor_detail,

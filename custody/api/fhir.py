@@ -14,9 +14,9 @@ from flask import Response, request, url_for
 from custody.api.parsing import ApiBlueprint
 from custody.auth import require_role
 from custody.schemas.fhir import DispenseSearchQuery, resource_document
-from custody.services.fhir import FHIR_JSON
-from custody.services.fhir_dispense import dispense_bundle, dispense_of_bag
-from custody.services.fhir_product import product_resource
+from custody.services.traceability.fhir import FHIR_JSON
+from custody.services.traceability.fhir_dispense import dispense_bundle, dispense_of_bag
+from custody.services.traceability.fhir_product import product_resource
 
 PREFIX = "/fhir"
 blp = ApiBlueprint(

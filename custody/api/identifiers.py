@@ -6,7 +6,7 @@ from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.domain import isbt128
 from custody.schemas.identifiers import DinCheckOut, DinIssueIn, ScanIn, StructuresOut
-from custody.services.identifiers import next_din
+from custody.services.core.identifiers import next_din
 
 PREFIX = "/isbt128"
 blp = ApiBlueprint("isbt128", __name__, description="ISBT 128 identifiers and scanned data")

@@ -9,7 +9,7 @@ from custody.schemas.bedside import (
     InfusionOut,
     InfusionQuery,
 )
-from custody.services.infusions import (
+from custody.services.clinic.infusions import (
     complete_infusion,
     list_infusions,
     start_infusion,

@@ -20,9 +20,9 @@ from custody.schemas.labels import (
     TemplateListOut,
 )
 from custody.schemas.quality import SignatureIn
-from custody.services import label_jobs, label_prints
-from custody.services.label_templates import approve_template, template_list
-from custody.services.signatures import manifestation
+from custody.services.core.signatures import manifestation
+from custody.services.labelling import jobs, prints
+from custody.services.labelling.templates import approve_template, template_list
 
 PREFIX = ""
 blp = ApiBlueprint("labels", __name__, description="Labels, label templates and reconciliation")
@@ -34,7 +34,7 @@ PDF = {"type": "string", "format": "binary"}
 def label_response(labels: Sequence[LabelPrint], fmt: str, name: str) -> Response:
     """The labels' bytes as one print job; one label also names itself in the headers."""
     title = f"Labels: {name}"
-    body = label_prints.document(labels, fmt, title)
+    body = prints.document(labels, fmt, title)
     headers = {"Content-Disposition": f'inline; filename="{name}.{fmt}"'}
     if len(labels) == 1:
         label = labels[0]
@@ -57,7 +57,7 @@ def bag_label_pdf(code):
     """The bag's current label: the quarantine label while its lot is not released, the final
     label once QA's release holds. The first request issues it (recorded: who, when, template
     version, SHA-256); later requests return the same bytes until what it says changes."""
-    return label_response([label_jobs.bag_label(api_user(), code)], "pdf", code)
+    return label_response([jobs.bag_label(api_user(), code)], "pdf", code)
 
 
 @blp.get("/bags/<code>/label.zpl")
@@ -65,7 +65,7 @@ def bag_label_pdf(code):
 @_documented("The bag's current label for a Zebra printer (ZPL II)", "zpl")
 def bag_label_zpl(code):
     """The same label as ZPL II for Zebra thermal printers, from the same template."""
-    return label_response([label_jobs.bag_label(api_user(), code)], "zpl", code)
+    return label_response([jobs.bag_label(api_user(), code)], "zpl", code)
 
 
 @blp.get("/bags/<code>/tie-tag.pdf")
@@ -73,14 +73,14 @@ def bag_label_zpl(code):
 @_documented("The allocation tie-tag of the bag's active allocation")
 def tie_tag_pdf(code):
     """Recipient name, subject ID, date of birth and infusion number beside the bag's DIN."""
-    return label_response([label_jobs.tie_tag(api_user(), code)], "pdf", f"{code}-tie-tag")
+    return label_response([jobs.tie_tag(api_user(), code)], "pdf", f"{code}-tie-tag")
 
 
 @blp.get("/bags/<code>/tie-tag.zpl")
 @require_role(*PRINTERS)
 @_documented("The allocation tie-tag as ZPL II", "zpl")
 def tie_tag_zpl(code):
-    return label_response([label_jobs.tie_tag(api_user(), code)], "zpl", f"{code}-tie-tag")
+    return label_response([jobs.tie_tag(api_user(), code)], "zpl", f"{code}-tie-tag")
 
 
 @blp.get("/donations/<din>/label.pdf")
@@ -88,7 +88,7 @@ def tie_tag_zpl(code):
 @_documented("The collection bag label")
 def collection_label_pdf(din):
     """DIN and collection time as barcodes, where it was collected, eligibility statements."""
-    label = label_jobs.collection_label(api_user(), din)
+    label = jobs.collection_label(api_user(), din)
     return label_response([label], "pdf", label.subject_key)
 
 
@@ -96,7 +96,7 @@ def collection_label_pdf(din):
 @require_role(*PRINTERS)
 @_documented("The collection bag label as ZPL II", "zpl")
 def collection_label_zpl(din):
-    label = label_jobs.collection_label(api_user(), din)
+    label = jobs.collection_label(api_user(), din)
     return label_response([label], "zpl", label.subject_key)
 
 
@@ -105,7 +105,7 @@ def collection_label_zpl(din):
 @_documented("The dry shipper label")
 def shipper_label_pdf(code):
     """The shipment's barcode, destination, contents and how the shipper must be kept."""
-    label = label_jobs.shipper_label(api_user(), code)
+    label = jobs.shipper_label(api_user(), code)
     return label_response([label], "pdf", label.subject_key)
 
 
@@ -113,7 +113,7 @@ def shipper_label_pdf(code):
 @require_role(*PRINTERS)
 @_documented("The dry shipper label as ZPL II", "zpl")
 def shipper_label_zpl(code):
-    label = label_jobs.shipper_label(api_user(), code)
+    label = jobs.shipper_label(api_user(), code)
     return label_response([label], "zpl", label.subject_key)
 
 
@@ -122,14 +122,14 @@ def shipper_label_zpl(code):
 @_documented("Every bag's current label in the lot, one page each")
 def lot_labels_pdf(lot):
     """The lot's labels as one print job, issuing those not yet printed."""
-    return label_response(label_jobs.lot_labels(api_user(), lot), "pdf", f"{lot}-labels")
+    return label_response(jobs.lot_labels(api_user(), lot), "pdf", f"{lot}-labels")
 
 
 @blp.get("/lots/<lot>/labels.zpl")
 @require_role(*PRINTERS)
 @_documented("Every bag's current label in the lot as one ZPL job", "zpl")
 def lot_labels_zpl(lot):
-    return label_response(label_jobs.lot_labels(api_user(), lot), "zpl", f"{lot}-labels")
+    return label_response(jobs.lot_labels(api_user(), lot), "zpl", f"{lot}-labels")
 
 
 @blp.get("/lots/<lot>/label-reconciliation")
@@ -138,7 +138,7 @@ def lot_labels_zpl(lot):
 def reconciliation(lot):
     """Labels printed, reprinted, applied, voided and still unapplied, per label purpose, and
     the bags that lack the label their lot's status calls for."""
-    return label_jobs.reconciliation(lot)
+    return jobs.reconciliation(lot)
 
 
 @blp.get("/labels/<int:label_id>")
@@ -146,14 +146,14 @@ def reconciliation(lot):
 @blp.response(200, LabelOut)
 def label_record(label_id):
     """One issued label: template version, what it printed, hashes, who and what became of it."""
-    return label_prints.label_by_id(label_id)
+    return prints.label_by_id(label_id)
 
 
 @blp.get("/labels/<int:label_id>/label.pdf")
 @require_role(*PRINTERS)
 @_documented("The label's bytes as issued")
 def stored_label_pdf(label_id):
-    label = label_prints.label_by_id(label_id)
+    label = prints.label_by_id(label_id)
     return label_response([label], "pdf", f"label-{label.id}")
 
 
@@ -161,7 +161,7 @@ def stored_label_pdf(label_id):
 @require_role(*PRINTERS)
 @_documented("The label's ZPL as issued", "zpl")
 def stored_label_zpl(label_id):
-    label = label_prints.label_by_id(label_id)
+    label = prints.label_by_id(label_id)
     return label_response([label], "zpl", f"label-{label.id}")
 
 
@@ -171,7 +171,7 @@ def stored_label_zpl(label_id):
 @blp.response(201, LabelOut)
 def reprint(body, label_id):
     """A new copy of a damaged or lost label (QA or admin, with a reason); the old is voided."""
-    return label_jobs.reprint(api_user(), label_id, body["reason"])
+    return jobs.reprint(api_user(), label_id, body["reason"])
 
 
 @blp.post("/labels/<int:label_id>/void")
@@ -180,7 +180,7 @@ def reprint(body, label_id):
 @blp.response(200, LabelOut)
 def void(body, label_id):
     """The label is destroyed or was never used; the reason is kept."""
-    return label_prints.void(api_user(), label_id, body["reason"])
+    return prints.void(api_user(), label_id, body["reason"])
 
 
 @blp.post("/labels/<int:label_id>/application")
@@ -189,7 +189,7 @@ def void(body, label_id):
 @blp.response(200, LabelOut)
 def application(body, label_id):
     """The label is on its container: scan it there; a scan of another container is refused."""
-    return label_prints.apply(api_user(), label_id, body["scan"])
+    return prints.apply(api_user(), label_id, body["scan"])
 
 
 @blp.get("/label-templates")

@@ -11,13 +11,13 @@ from custody.schemas.locations import (
     LocationOut,
     LocationQuery,
 )
-from custody.services import label_jobs
-from custody.services.storage import (
+from custody.services.bags.storage import (
     LocationRequest,
     create_location,
     list_locations,
     location_detail,
 )
+from custody.services.labelling import jobs
 
 PREFIX = "/locations"
 blp = ApiBlueprint(
@@ -76,5 +76,5 @@ def label(query, code):
     A Code 128 barcode of its code, the code in print, its name and its path. With
     `children=true`, its children's labels follow, one per page (a box and all its positions
     in one print). Each label is recorded as issued, like every other label."""
-    labels = label_jobs.location_labels(api_user(), code, query["children"])
+    labels = jobs.location_labels(api_user(), code, query["children"])
     return label_response(labels, "pdf", labels[0].subject_key)

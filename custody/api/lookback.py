@@ -4,7 +4,7 @@ from a recipient back to everything behind them."""
 from custody.api.parsing import ApiBlueprint
 from custody.auth import require_role
 from custody.schemas.lookback import LookbackOut, LookbackQuery
-from custody.services.lookback import lookback, starting_point
+from custody.services.traceability.lookback import lookback, starting_point
 
 PREFIX = "/lookback"
 blp = ApiBlueprint(

@@ -15,10 +15,10 @@ from custody.schemas.collections import (
     StepIn,
     StepOut,
 )
-from custody.services.bag_divisions import BagSpec, SplitRequest, fill_bags, split_bag
-from custody.services.bag_queries import bag_detail, list_lots, lot_detail, lot_determinations
-from custody.services.bag_queries import bag_summary as _bag_summary
-from custody.services.manufacturing import (
+from custody.services.bags.queries import bag_detail, list_lots, lot_detail, lot_determinations
+from custody.services.bags.queries import bag_summary as _bag_summary
+from custody.services.manufacturing.divisions import BagSpec, SplitRequest, fill_bags, split_bag
+from custody.services.manufacturing.lots import (
     LotRequest,
     MaterialRequest,
     StepRequest,
@@ -26,7 +26,7 @@ from custody.services.manufacturing import (
     record_step,
     step_summary,
 )
-from custody.services.release_queries import with_release, with_releases
+from custody.services.quality.queries import with_release, with_releases
 
 PREFIX = "/lots"
 blp = ApiBlueprint("lots", __name__, description="Manufacturing lots")

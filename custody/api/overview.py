@@ -3,7 +3,7 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import require_role
 from custody.schemas.overview import OverviewOut
-from custody.services.overview import VIEWERS, overview
+from custody.services.traceability.overview import VIEWERS, overview
 
 PREFIX = "/overview"
 blp = ApiBlueprint(

@@ -3,8 +3,8 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.quality import AcknowledgementIn, AlertListOut, AlertOut, AlertQuery, QueueOut
-from custody.services.quality_alerts import acknowledge_alert, list_alerts
-from custody.services.release_queries import review_queue
+from custody.services.quality.alerts import acknowledge_alert, list_alerts
+from custody.services.quality.queries import review_queue
 
 PREFIX = "/quality"
 blp = ApiBlueprint("quality", __name__, description="QA review queue and quality alerts")

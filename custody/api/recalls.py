@@ -14,8 +14,8 @@ from custody.schemas.recalls import (
     RecallPreviewQuery,
     RecallsOut,
 )
-from custody.services import recalls
-from custody.services.recalls import SignedRequest
+from custody.services.traceability import recalls
+from custody.services.traceability.recalls import SignedRequest
 
 PREFIX = "/recalls"
 blp = ApiBlueprint("recalls", __name__, description="Recall and quarantine of product")

@@ -16,8 +16,8 @@ from custody.schemas.recipients import (
     WeightIn,
     WristbandOut,
 )
-from custody.services import recipients
-from custody.services.clinic_dashboard import recipient_calendar, recipient_fields, recipient_record
+from custody.services.clinic import recipients
+from custody.services.clinic.dashboard import recipient_calendar, recipient_fields, recipient_record
 
 PREFIX = "/recipients"
 blp = ApiBlueprint(

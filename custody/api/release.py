@@ -14,15 +14,15 @@ from custody.schemas.quality import (
     ResultIn,
     ResultOut,
 )
-from custody.services.certificates import certificate_pdf
-from custody.services.qc_results import (
+from custody.services.quality.certificates import certificate_pdf
+from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
+from custody.services.quality.queries import decision_summary, lot_quality
+from custody.services.quality.results import (
     ResultRequest,
     correct_result,
     enter_result,
     record_investigation,
 )
-from custody.services.release import DispositionRequest, ReleaseSettings, decide
-from custody.services.release_queries import decision_summary, lot_quality
 
 PREFIX = "/lots"
 blp = ApiBlueprint("release", __name__, description="QC results and QA release")

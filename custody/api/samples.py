@@ -11,7 +11,7 @@ from custody.schemas.recipients import (
     SampleOut,
     SampleReceiptIn,
 )
-from custody.services import follow_up_samples as samples
+from custody.services.clinic import samples
 
 PREFIX = "/samples"
 blp = ApiBlueprint(

@@ -3,9 +3,9 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.bags import CustodyEventOut, ScanActionIn, ScanLookupIn, ScanLookupOut
-from custody.services.bag_queries import event_summary
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.scan_lookup import describe_scan
+from custody.services.bags.queries import event_summary
+from custody.services.bags.scan_station import describe_scan
+from custody.services.bags.scans import ScanRequest, scan
 
 PREFIX = "/scans"
 blp = ApiBlueprint("scans", __name__, description="Scanning bags into custody actions")

@@ -20,8 +20,8 @@ from custody.schemas.shipping import (
     ShipmentQuery,
     TemperatureReportOut,
 )
-from custody.services import shipment_queries, shipping
-from custody.services.bag_lookup import shipment_by_code
+from custody.services.bags import shipment_queries, shipping
+from custody.services.bags.lookup import shipment_by_code
 
 PREFIX = "/shipments"
 blp = ApiBlueprint(

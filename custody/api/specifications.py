@@ -12,7 +12,7 @@ from custody.schemas.quality import (
     SpecificationOut,
     SpecificationQuery,
 )
-from custody.services.specifications import (
+from custody.services.quality.specifications import (
     SpecificationRequest,
     approve_specification,
     create_specification,

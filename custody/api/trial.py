@@ -13,9 +13,9 @@ from custody.schemas.trial import (
     TrialIn,
     TrialOut,
 )
-from custody.services import trial_config
-from custody.services.clinic_dashboard import dashboard as clinic_dashboard
-from custody.services.recipients import site_today
+from custody.services.clinic import trial
+from custody.services.clinic.dashboard import dashboard as clinic_dashboard
+from custody.services.clinic.recipients import site_today
 
 PREFIX = "/trial"
 blp = ApiBlueprint(
@@ -31,7 +31,7 @@ blp = ApiBlueprint(
 def show():
     """The trial: protocol, the phase now enrolling, the post-thaw window and every dose level
     with its status (open, closed or recommended). 404 until an administrator configures it."""
-    return trial_config.current_trial()
+    return trial.current_trial()
 
 
 @blp.post("")
@@ -41,7 +41,7 @@ def show():
 def configure(body):
     """Set the trial up (once), or change its title, product name and post-thaw window. The
     protocol ID cannot change."""
-    return trial_config.configure_trial(api_user(), **body)
+    return trial.configure_trial(api_user(), **body)
 
 
 @blp.post("/phase")
@@ -50,7 +50,7 @@ def configure(body):
 @blp.response(200, TrialOut)
 def phase(body):
     """Change the phase now enrolling; phase 2 needs a recommended dose level."""
-    return trial_config.set_phase(api_user(), body["phase"], body["reason"])
+    return trial.set_phase(api_user(), body["phase"], body["reason"])
 
 
 @blp.post("/dose-levels")
@@ -59,7 +59,7 @@ def phase(body):
 @blp.response(201, DoseLevelOut)
 def add_dose_level(body):
     """Add a dose level (open): flat cells per infusion, or cells per kg, with a tolerance."""
-    return trial_config.add_dose_level(api_user(), **body)
+    return trial.add_dose_level(api_user(), **body)
 
 
 @blp.post("/dose-levels/<code>/status")
@@ -69,7 +69,7 @@ def add_dose_level(body):
 def dose_level_status(body, code):
     """Open, close or recommend a dose level. Only one level is recommended at a time, and it
     stays recommended while phase 2 recipients on the study are on it."""
-    return trial_config.set_dose_level_status(api_user(), code, body["status"], body["reason"])
+    return trial.set_dose_level_status(api_user(), code, body["status"], body["reason"])
 
 
 @blp.get("/dashboard")

@@ -1,6 +1,6 @@
 """An extract of the audit trail as a landscape A4 PDF, for an inspector or a sponsor to read.
 
-Pure rendering: the caller selects the entries (`custody.services.audit_export`) and passes
+Pure rendering: the caller selects the entries (`custody.services.audit.export`) and passes
 them in the dataclasses below, already in words. The header prints what was selected (every
 filter as typed, the time zone the times are read in), who generated the extract and when,
 and whether the export cap cut it short; every page carries the extract's digest and

@@ -1,7 +1,7 @@
 """A bag's custody report: the chain-of-identity and chain-of-custody record a sponsor or an
 inspector asks for, printable on A4.
 
-Pure rendering of the bag's vein-to-vein timeline (`custody.services.custody_timeline`): the
+Pure rendering of the bag's vein-to-vein timeline (`custody.services.traceability.timeline`): the
 identity header (DIN with its boxed check character K), the chain of identity from donor to
 recipient, what a reviewer must look at (gaps in custody, temperature excursions, deviations,
 a signature that no longer holds), every step in a table whose header repeats on each page,
@@ -47,7 +47,7 @@ from custody.documents.pdf_layout import (
 from custody.domain.isbt128 import check_character
 
 if TYPE_CHECKING:  # the timeline is a read model of the services; this module only prints it
-    from custody.services.custody_timeline import Step, Timeline
+    from custody.services.traceability.timeline import Step, Timeline
 
 TITLE = "Chain of Identity and Chain of Custody Report"
 # Vera, the documents' font, has no "→" (it would print as an empty box); "->" reads the same.

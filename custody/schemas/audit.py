@@ -1,6 +1,6 @@
 """The audit trail at the API's edge: the review filters, entries, and the chain check.
 
-Filter values are taken as text here and checked by `custody.services.audit_review`, so the
+Filter values are taken as text here and checked by `custody.services.audit.review`, so the
 API and the review page refuse a bad date or an unknown record type in the same words.
 """
 
@@ -8,7 +8,7 @@ import json
 
 from marshmallow import Schema, fields, post_load, validate
 
-from custody.services.audit_review import ACTIONS, MOMENT_FORMAT
+from custody.services.audit.review import ACTIONS, MOMENT_FORMAT
 
 
 class AuditEntryOut(Schema):

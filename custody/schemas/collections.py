@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from custody.models import Eligibility, MaterialKind
 from custody.schemas.bags import BagDetailOut, BagOut, CustodyEventOut, Page
 from custody.schemas.common import text
-from custody.services.donors import DETERMINATIONS, TEST_RESULTS
+from custody.services.collection.donors import DETERMINATIONS, TEST_RESULTS
 
 MAX_SCAN = 500
 MAX_CELLS = 1e14

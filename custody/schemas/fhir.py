@@ -1,7 +1,8 @@
 """The FHIR export at the API's edge: the search's query, and the answers' shape for OpenAPI.
 
-The answers themselves are FHIR R5 JSON built by the services (custody.services.fhir_*); the
-schemas here only describe them in the OpenAPI document.
+The answers themselves are FHIR R5 JSON built by the services
+(custody.services.traceability.fhir_*); the schemas here only describe them in the OpenAPI
+document.
 """
 
 from marshmallow import Schema, fields, validate

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from custody.models import LocationKind
 from custody.schemas.bags import Page
-from custody.services.storage import MAX_CODE, MAX_DEPTH, MAX_POSITIONS
+from custody.services.bags.storage import MAX_CODE, MAX_DEPTH, MAX_POSITIONS
 
 KINDS = [k.value for k in LocationKind]
 CODE = {"description": "the barcode's content: LOC- then upper-case letters, digits and '-'"}

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from custody.schemas.common import text
 from custody.schemas.quality import SignatureIn
-from custody.services.trace import SCOPES
+from custody.services.traceability.trace import SCOPES
 
 _SCOPE = fields.String(
     required=True,

@@ -4,8 +4,8 @@ from marshmallow import Schema, fields, validate
 
 from custody.models import DoseBasis, DoseLevelStatus
 from custody.schemas.common import text
-from custody.services.clinic_dashboard import MAX_DAYS_AHEAD
-from custody.services.trial_config import MAX_DOSE_CELLS, MAX_POST_THAW_MINUTES
+from custody.services.clinic.dashboard import MAX_DAYS_AHEAD
+from custody.services.clinic.trial import MAX_DOSE_CELLS, MAX_POST_THAW_MINUTES
 
 REASON = {"description": "why, kept in the audit trail with the change"}
 

@@ -1,7 +1,7 @@
 """Audit review (QA and admins): the trail filtered in the browser, its exports, and for
 admins the tamper check.
 
-Server-rendered from `custody.services.audit_review`, with no JavaScript: the filter form is
+Server-rendered from `custody.services.audit.review`, with no JavaScript: the filter form is
 a GET, so the address of a filtered view can be shared and bookmarked, and the export links
 carry the same filters to the same service the API uses. A bad filter (an impossible date,
 an unknown record type) is shown above the form in the service's words, with what was typed
@@ -26,8 +26,8 @@ from custody.domain.errors import ValidationFailed
 from custody.extensions import db
 from custody.models.accounts import Role
 from custody.models.base import utcnow
-from custody.services.audit_export import CSV_CAP, PDF_CAP, Export, csv_export, pdf_export
-from custody.services.audit_review import (
+from custody.services.audit.export import CSV_CAP, PDF_CAP, Export, csv_export, pdf_export
+from custody.services.audit.review import (
     ACTIONS,
     FILTER_NAMES,
     PAGE_SIZE,
@@ -40,7 +40,7 @@ from custody.services.audit_review import (
     record_types,
     search,
 )
-from custody.services.audit_verify import verify_trail
+from custody.services.audit.verify import verify_trail
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("audit_review", __name__, template_folder="../templates")

@@ -16,10 +16,10 @@ from flask_login import current_user, login_required
 
 from custody.domain.errors import NotFound
 from custody.domain.wristband import wristband_data
-from custody.services.allocation import ALLOCATORS, allocation_item, allocations_of
-from custody.services.clinic_dashboard import dashboard, recipient_record
-from custody.services.label_prints import PRINTERS
-from custody.services.recipients import list_recipients, site_today
+from custody.services.clinic.allocation import ALLOCATORS, allocation_item, allocations_of
+from custody.services.clinic.dashboard import dashboard, recipient_record
+from custody.services.clinic.recipients import list_recipients, site_today
+from custody.services.labelling.prints import PRINTERS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("clinic", __name__, template_folder="../templates")

@@ -20,11 +20,11 @@ from custody.documents.pdf_layout import zone_named
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.models.accounts import Role
-from custody.services.bag_lookup import bag_by_code
-from custody.services.bag_queries import bag_detail
-from custody.services.custody_timeline import ALERT, WARNING, Step, Timeline, vein_to_vein
-from custody.services.label_prints import PRINTERS
-from custody.services.recall_status import active_recall_codes
+from custody.services.bags.lookup import bag_by_code
+from custody.services.bags.queries import bag_detail
+from custody.services.bags.recall_status import active_recall_codes
+from custody.services.labelling.prints import PRINTERS
+from custody.services.traceability.timeline import ALERT, WARNING, Step, Timeline, vein_to_vein
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")

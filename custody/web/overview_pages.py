@@ -1,6 +1,6 @@
 """The lab lead's overview page: lots, bags, infusions coming up, excursions, open items.
 
-Rendered on the server from `services.overview.overview`, the read model `GET
+Rendered on the server from `services.traceability.overview.overview`, the read model `GET
 /api/v1/overview` answers with, so the page and a scripted client see the same numbers. The
 charts are inline SVG measured by `bar_chart`; each has its numbers in a table beside it. Every
 item links to the page where it is dealt with (lot, bag, shipment, recipient).
@@ -12,7 +12,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from custody.auth import check_role
-from custody.services.overview import RECENT_DAYS, UPCOMING_DAYS, VIEWERS, overview
+from custody.services.traceability.overview import RECENT_DAYS, UPCOMING_DAYS, VIEWERS, overview
 from custody.web.bar_chart import BAG_STATES, DISPOSITIONS, bar_chart, stacked_bar_chart
 from custody.web.local_time import moment, site_zone
 

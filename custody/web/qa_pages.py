@@ -19,14 +19,14 @@ from flask_login import current_user, login_required
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
 from custody.domain.release_rules import ACTIONS
-from custody.services.audit_review import change_lines
-from custody.services.bag_queries import list_bags, lot_detail
-from custody.services.label_jobs import reconciliation
-from custody.services.label_prints import PRINTERS
-from custody.services.qc_results import ENTERERS
-from custody.services.quality_alerts import list_alerts
-from custody.services.release_queries import lot_history, lot_quality, review_queue
-from custody.services.signatures import SIGNERS
+from custody.services.audit.review import change_lines
+from custody.services.bags.queries import list_bags, lot_detail
+from custody.services.core.signatures import SIGNERS
+from custody.services.labelling.jobs import reconciliation
+from custody.services.labelling.prints import PRINTERS
+from custody.services.quality.alerts import list_alerts
+from custody.services.quality.queries import lot_history, lot_quality, review_queue
+from custody.services.quality.results import ENTERERS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("qa", __name__, template_folder="../templates")

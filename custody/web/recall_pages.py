@@ -13,9 +13,9 @@ from flask_login import current_user, login_required
 from custody.auth import check_role
 from custody.domain.errors import DomainError
 from custody.models.accounts import Role
-from custody.services import recalls
-from custody.services.signatures import SIGNERS
-from custody.services.trace import SCOPE_WORDS
+from custody.services.core.signatures import SIGNERS
+from custody.services.traceability import recalls
+from custody.services.traceability.trace import SCOPE_WORDS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("recall", __name__, template_folder="../templates")

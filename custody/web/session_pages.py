@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import login_required, login_user, logout_user
 
 from custody.domain.errors import AuthenticationFailed
-from custody.services.accounts import authenticate
+from custody.services.core.accounts import authenticate
 from custody.web.forms import LoginForm
 
 bp = Blueprint("web", __name__, template_folder="../templates")

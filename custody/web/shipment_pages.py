@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
 from custody.domain.errors import NotFound
-from custody.services import shipment_queries
+from custody.services.bags import shipment_queries
 from custody.web.temperature_chart import build_chart
 
 bp = Blueprint("shipping", __name__, template_folder="../templates")

@@ -7,7 +7,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from custody.services import fhir
+from custody.services.traceability import fhir
 from tests.api import responses
 from tests.services.test_fhir import infuse, infused_twice, prop, valid_bundle, valid_product
 

@@ -17,8 +17,8 @@ from custody.domain.isbt128 import encode_din, encode_product_code, type3_flags
 from custody.extensions import db
 from custody.labels.library import DEFAULT_FOLDER
 from custody.models import Allocation, Recipient
-from custody.services.audit_trail import acting_as
-from custody.services.label_templates import approve_template
+from custody.services.core.audit_trail import acting_as
+from custody.services.labelling.templates import approve_template
 from tests.api import responses
 from tests.factories import PASSWORD, approve_label_templates
 from tests.labels.label_reading import decode, normalise, page_texts, rasterise

@@ -7,7 +7,7 @@ import io
 import pypdf
 import pytest
 
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.scans import ScanRequest, scan
 from tests.api import responses
 
 URL = "/api/v1/locations"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from custody.services.recipients import site_today
+from custody.services.clinic.recipients import site_today
 from tests.api.responses import error, ok
 from tests.services.test_overview import CLINIC_SITE, deviating_lot, dispatched, warm_trip
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import AuditEntry, Recipient
-from custody.services.recipients import site_today
+from custody.services.clinic.recipients import site_today
 from tests.api.responses import error, ok
 from tests.services.test_follow_up_samples import read_svg_barcode
 

@@ -6,7 +6,7 @@ import pytest
 
 from custody.extensions import db
 from custody.models import ShipmentTemperature
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.scans import ScanRequest, scan
 
 CSV = (
     "timestamp,temperature_c\n"

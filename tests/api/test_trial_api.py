@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from custody.extensions import db
 from custody.models import AuditEntry
-from custody.services.recipients import site_today
+from custody.services.clinic.recipients import site_today
 from tests.api.responses import error, ok
 
 URL = "/api/v1/trial"

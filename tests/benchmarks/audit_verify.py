@@ -83,7 +83,7 @@ def main() -> None:
         build_trail(args.entries)
         print(f"built {args.entries} entries in {time.perf_counter() - started:.1f} s")
 
-        from custody.services.audit_verify import verify_trail
+        from custody.services.audit.verify import verify_trail
 
         started = time.perf_counter()
         count = bare_read_and_hash()

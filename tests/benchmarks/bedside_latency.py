@@ -24,7 +24,7 @@ from custody.domain.scan_targets import bag_code
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import User
-from custody.services.accounts import authenticate
+from custody.services.core.accounts import authenticate
 from tests.benchmarks import insert_history, migrated_app, report
 from tests.factories import PASSWORD, ClinicFactory, Factories, LotFactory, QualityFactory
 

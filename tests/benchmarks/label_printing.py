@@ -17,8 +17,9 @@ import argparse
 from custody.extensions import db
 from custody.labels.pdf import render_pdf
 from custody.models import Bag, Lot
-from custody.services import accounts, label_data
-from custody.services.label_templates import printable_template
+from custody.services.core import accounts
+from custody.services.labelling import contents
+from custody.services.labelling.templates import printable_template
 from tests.benchmarks import migrated_app, report
 from tests.benchmarks.release_signing import _get, timed
 from tests.factories import Factories, LotFactory, QualityFactory, approve_label_templates
@@ -36,7 +37,7 @@ def build(app, lots: int, bags: int) -> tuple[list[str], str]:
 def render_alone(app, number: str, repeats: int = 50) -> list[float]:
     with app.app_context():
         lot = db.session.query(Lot).filter_by(lot_number=number).one()
-        content = label_data.bag_label(lot.bags[0])
+        content = contents.bag_label(lot.bags[0])
         template = printable_template(content.purpose)
         pages = [(template, content.values)]
         return [timed(render_pdf, pages, "bench") for _ in range(repeats)]

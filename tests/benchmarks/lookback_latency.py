@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from custody.extensions import db
 from custody.models import BatchMaterial, CustodyEvent, Donor, Lot, Recipient
-from custody.services.accounts import issue_token
+from custody.services.core.accounts import issue_token
 from custody.services.demo import load_demo
 from tests.benchmarks import migrated_app
 

@@ -16,9 +16,9 @@ import time
 from custody.documents.certificate import render_certificate
 from custody.extensions import db
 from custody.models import Lot, ReleaseDecision
-from custody.services import accounts
-from custody.services.certificates import CertificateContext, certificate_data
-from custody.services.lot_quality import latest_decision
+from custody.services.core import accounts
+from custody.services.quality.certificates import CertificateContext, certificate_data
+from custody.services.quality.lot_quality import latest_decision
 from tests.benchmarks import migrated_app, report
 from tests.factories import PASSWORD, Factories, LotFactory, QualityFactory
 

@@ -18,8 +18,8 @@ from sqlalchemy import insert, select
 from custody.extensions import db
 from custody.models import Bag, Donation, Donor, LocationKind, Lot, StorageLocation
 from custody.models.base import utcnow
-from custody.services import accounts
-from custody.services.audit_trail import acting_as
+from custody.services.core import accounts
+from custody.services.core.audit_trail import acting_as
 from tests.benchmarks import insert_history, migrated_app, report
 
 BAGS = 2_000

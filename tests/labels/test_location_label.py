@@ -13,8 +13,8 @@ import zxingcpp
 from custody.labels.library import DEFAULT_FOLDER, load_library
 from custody.labels.pdf import render_pdf
 from custody.labels.symbols import code128_modules
-from custody.services.label_jobs import location_labels
-from custody.services.storage import LocationRequest, create_location
+from custody.services.bags.storage import LocationRequest, create_location
+from custody.services.labelling.jobs import location_labels
 
 DPI = 300
 MM_PER_INCH = 25.4

@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from custody.extensions import db
 from custody.models import Donation, Infusion, Lot
-from custody.services import bag_divisions as div
-from custody.services import collections as coll
-from custody.services import donors
-from custody.services import manufacturing as mfg
-from custody.services.audit_trail import acting_as
+from custody.services.collection import donations as coll
+from custody.services.collection import donors
+from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import divisions as div
+from custody.services.manufacturing import lots as mfg
 from tests.services.test_manufacturing import _lot, _received, _spec
 
 # Infusions two weeks and one week ago: every time the services check is in the past.

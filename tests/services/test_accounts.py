@@ -10,7 +10,7 @@ from sqlalchemy import select
 from custody.domain.errors import AccountLocked, AuthenticationFailed, ValidationFailed
 from custody.extensions import db
 from custody.models import AuditEntry
-from custody.services import accounts
+from custody.services.core import accounts
 from tests.factories import PASSWORD
 
 

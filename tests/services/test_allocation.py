@@ -16,9 +16,9 @@ from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFou
 from custody.extensions import db
 from custody.models import Allocation, AuditEntry, Bag, CustodyEvent, Infusion
 from custody.models.base import utcnow
-from custody.services.allocation import AllocationRequest, allocate, allocations_of
-from custody.services.audit_trail import acting_as
-from custody.services.qc_results import ResultRequest, correct_result
+from custody.services.clinic.allocation import AllocationRequest, allocate, allocations_of
+from custody.services.core.audit_trail import acting_as
+from custody.services.quality.results import ResultRequest, correct_result
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from custody.domain.errors import Conflict
 from custody.extensions import db
 from custody.models import Allocation, Bag, CustodyEvent
-from custody.services.allocation import AllocationRequest, allocate, deallocate
-from custody.services.audit_verify import verify_trail
+from custody.services.audit.verify import verify_trail
+from custody.services.clinic.allocation import AllocationRequest, allocate, deallocate
 from tests.races import race
 
 ROUNDS = 3

@@ -24,16 +24,17 @@ from custody.domain.errors import ValidationFailed
 from custody.extensions import db
 from custody.models import ApiToken, AuditEntry, User
 from custody.models.accounts import Role
-from custody.services import audit_export, audit_trail
-from custody.services.audit_export import (
+from custody.services.audit import export as audit_export
+from custody.services.audit.export import (
     csv_export,
     entries_digest,
     file_stem,
     guard_formula,
     pdf_export,
 )
-from custody.services.audit_review import parse_before, parse_filter, search
-from custody.services.audit_trail import acting_as
+from custody.services.audit.review import parse_before, parse_filter, search
+from custody.services.core import audit_trail
+from custody.services.core.audit_trail import acting_as
 
 CHICAGO = ZoneInfo("America/Chicago")
 DIN_SCAN = "=W00002600012300 scanned at receipt"

@@ -9,8 +9,8 @@ from sqlalchemy import select, text
 
 from custody.extensions import db
 from custody.models import AuditChainHead, AuditEntry, User
-from custody.services.audit_trail import UnattributedChange, acting_as
-from custody.services.audit_verify import verify_trail
+from custody.services.audit.verify import verify_trail
+from custody.services.core.audit_trail import UnattributedChange, acting_as
 
 
 def _entries(record_type: str | None = None) -> list[AuditEntry]:

@@ -13,11 +13,11 @@ from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import AuditEntry, Bag, BedsideVerification, CustodyEvent, User
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.infusions import start_infusion
-from custody.services.qc_results import ResultRequest, correct_result
-from custody.services.site import site_zone
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import start_infusion
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
+from custody.services.quality.results import ResultRequest, correct_result
 from tests.factories import PASSWORD
 
 NINA = {"username": "nina", "password": PASSWORD}

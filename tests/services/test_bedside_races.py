@@ -14,10 +14,10 @@ from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Bag, BedsideVerification, CustodyEvent, Infusion, User
-from custody.services.audit_verify import verify_trail
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.infusions import start_infusion
-from custody.services.site import site_zone
+from custody.services.audit.verify import verify_trail
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import start_infusion
+from custody.services.core.site import site_zone
 from tests.factories import PASSWORD
 from tests.races import race
 

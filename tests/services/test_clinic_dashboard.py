@@ -8,8 +8,8 @@ from sqlalchemy import event
 
 from custody.domain.errors import ValidationFailed
 from custody.extensions import db
-from custody.services.clinic_dashboard import dashboard, recipient_calendar
-from custody.services.recipients import site_today
+from custody.services.clinic.dashboard import dashboard, recipient_calendar
+from custody.services.clinic.recipients import site_today
 from tests.services.test_recipients import infused
 
 
@@ -99,7 +99,7 @@ def test_a_usable_bag_beside_an_unusable_one_is_enough(clinic, make_lot, today):
 
 
 def test_a_bag_blocked_by_a_recall_is_no_bag_for_the_next_infusion(clinic, make, today):
-    from custody.services.recalls import SignedRequest, lift_recall, raise_recall
+    from custody.services.traceability.recalls import SignedRequest, lift_recall, raise_recall
     from tests.factories import PASSWORD
 
     recipient = clinic.recipient(status="lymphodepletion")

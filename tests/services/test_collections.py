@@ -20,8 +20,8 @@ from custody.domain.isbt128 import check_character
 from custody.extensions import db
 from custody.models import AuditEntry, CustodyEvent, Donation, Donor
 from custody.models.base import utcnow
-from custody.services import collections as svc
-from custody.services import donors
+from custody.services.collection import donations as svc
+from custody.services.collection import donors
 from tests.races import race
 
 REQUIRED = ("HIV-1/2", "HBV", "HCV")

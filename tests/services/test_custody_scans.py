@@ -6,8 +6,8 @@ from custody.domain.errors import Conflict, IllegalTransition, InvalidBarcode, W
 from custody.domain.isbt128 import check_character
 from custody.extensions import db
 from custody.models import AuditEntry, Bag, CustodyEvent
-from custody.services.bag_queries import bag_detail
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.queries import bag_detail
+from custody.services.bags.scans import ScanRequest, scan
 
 
 def _scan(user, action, bag, **kw):

@@ -24,19 +24,20 @@ from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Bag, Shipment, ShipmentItem
 from custody.models.base import utcnow
-from custody.services import bag_divisions as div
-from custody.services import collections as coll
-from custody.services import donors, shipping
-from custody.services import manufacturing as mfg
-from custody.services.allocation import AllocationRequest, allocate
-from custody.services.audit_trail import acting_as
-from custody.services.bag_lookup import bag_by_code
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.custody_timeline import custody_report, vein_to_vein
-from custody.services.infusions import complete_infusion, start_infusion
-from custody.services.qc_results import ResultRequest, correct_result
-from custody.services.site import site_zone
+from custody.services.bags import shipping
+from custody.services.bags.lookup import bag_by_code
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.clinic.allocation import AllocationRequest, allocate
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import complete_infusion, start_infusion
+from custody.services.collection import donations as coll
+from custody.services.collection import donors
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
+from custody.services.manufacturing import divisions as div
+from custody.services.manufacturing import lots as mfg
+from custody.services.quality.results import ResultRequest, correct_result
+from custody.services.traceability.timeline import custody_report, vein_to_vein
 from tests.factories import PASSWORD
 
 _numbers = itertools.count(1)

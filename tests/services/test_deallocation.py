@@ -9,8 +9,8 @@ from sqlalchemy import select
 from custody.domain.errors import Forbidden, IllegalTransition, ValidationFailed
 from custody.extensions import db
 from custody.models import AuditEntry, CustodyEvent, LabelPrint
-from custody.services.allocation import allocate, allocations_of, deallocate
-from custody.services.label_jobs import tie_tag
+from custody.services.clinic.allocation import allocate, allocations_of, deallocate
+from custody.services.labelling.jobs import tie_tag
 from tests.services.test_allocation import bag_status, record_first_infusion, request, unchanged
 
 

@@ -47,21 +47,21 @@ from custody.models import (
     Signature,
     StorageLocation,
 )
-from custody.services.audit_verify import verify_trail
-from custody.services.certificates import certificate_pdf
+from custody.services.audit.verify import verify_trail
 from custody.services.demo import load_demo
-from custody.services.label_jobs import reconciliation
-from custody.services.label_templates import template_list
-from custody.services.lot_quality import (
+from custody.services.labelling.jobs import reconciliation
+from custody.services.labelling.templates import template_list
+from custody.services.quality.certificates import certificate_pdf
+from custody.services.quality.disposition import signature_status
+from custody.services.quality.lot_quality import (
     all_results,
     criteria_of,
     current_results,
     latest_decision,
     readings_of,
 )
-from custody.services.release import signature_status
-from custody.services.release_queries import review_queue
-from custody.services.specifications import current_specification, specification_content
+from custody.services.quality.queries import review_queue
+from custody.services.quality.specifications import current_specification, specification_content
 from tests.labels.label_reading import decode, rasterise
 from tests.services.demo_database import loaded_demo, table_digest
 

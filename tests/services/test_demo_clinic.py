@@ -32,9 +32,9 @@ from custody.models import (
     Trial,
     User,
 )
-from custody.services.audit_review import entries_of
-from custody.services.audit_verify import verify_trail
-from custody.services.bag_lookup import bag_from_scan
+from custody.services.audit.review import entries_of
+from custody.services.audit.verify import verify_trail
+from custody.services.bags.lookup import bag_from_scan
 from custody.services.demo import load_demo
 from custody.services.demo.scenario import DEMO_NOW
 from tests.services.demo_database import loaded_demo, table_digest

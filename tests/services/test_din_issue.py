@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from custody.domain import isbt128
-from custody.services.identifiers import next_din
+from custody.services.core.identifiers import next_din
 
 
 def test_dins_follow_the_sequence_per_fin_and_year(app):

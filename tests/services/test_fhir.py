@@ -16,15 +16,15 @@ from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Bag, Infusion, Recall, Recipient, Thaw
 from custody.models.base import utcnow
-from custody.services import fhir
-from custody.services.audit_trail import acting_as
-from custody.services.bag_divisions import SplitRequest, split_bag
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.fhir_dispense import dispense_bundle, dispense_of_bag
-from custody.services.fhir_product import product_resource
-from custody.services.infusions import complete_infusion, start_infusion
-from custody.services.site import site_zone
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import complete_infusion, start_infusion
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
+from custody.services.manufacturing.divisions import SplitRequest, split_bag
+from custody.services.traceability import fhir
+from custody.services.traceability.fhir_dispense import dispense_bundle, dispense_of_bag
+from custody.services.traceability.fhir_product import product_resource
 from tests.factories import PASSWORD
 
 BASE = "https://fhir.test/api/v1/fhir"

@@ -20,8 +20,7 @@ from custody.domain.errors import (
 )
 from custody.extensions import db
 from custody.models import AuditEntry, FollowUpSample, Recipient
-from custody.services import follow_up_samples as samples
-from custody.services import recipients
+from custody.services.clinic import recipients, samples
 from tests.races import race
 
 

@@ -19,10 +19,10 @@ from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Bag, BedsideVerification, CustodyEvent, Infusion, Recipient
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.infusions import complete_infusion, list_infusions, start_infusion
-from custody.services.site import site_zone
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import complete_infusion, list_infusions, start_infusion
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
 from tests.factories import PASSWORD
 
 

@@ -21,10 +21,10 @@ from custody.domain.errors import (
 )
 from custody.extensions import db
 from custody.models import Bag, LabelPrint, LabelStatus
-from custody.services import label_jobs, label_prints
-from custody.services.audit_review import entries_of
-from custody.services.audit_trail import acting_as
-from custody.services.qc_results import (
+from custody.services.audit.review import entries_of
+from custody.services.core.audit_trail import acting_as
+from custody.services.labelling import jobs, prints
+from custody.services.quality.results import (
     ResultRequest,
     correct_result,
     enter_result,
@@ -68,7 +68,7 @@ def tally(printed, reprints, applied, voided, issued_not_applied) -> dict[str, i
 def test_without_an_approved_template_nothing_prints(make, make_lot, tech):
     bag = make_lot(bags=1).bags[0]
     with pytest.raises(LabelCannotPrint, match="QA approves a template version") as refused:
-        label_jobs.bag_label(tech, bag.code)
+        jobs.bag_label(tech, bag.code)
     assert refused.value.http_status == 409
     assert labels_of(bag) == []
 
@@ -77,9 +77,9 @@ def test_a_quarantined_bag_gets_one_quarantine_label_and_the_same_bytes_again(
     qa, make_lot, tech, make
 ):
     bag = make_lot(bags=1).bags[0]
-    first = label_jobs.bag_label(tech, bag.code)
+    first = jobs.bag_label(tech, bag.code)
     first_id, first_pdf = first.id, first.pdf
-    again = label_jobs.bag_label(make.user("technician"), bag.code)
+    again = jobs.bag_label(make.user("technician"), bag.code)
     (stored,) = labels_of(bag)
     assert (stored.purpose, stored.action) == ("quarantine_product", "print")
     assert stored.status is LabelStatus.ISSUED
@@ -92,10 +92,10 @@ def test_release_issues_the_final_label_and_voids_the_quarantine_one(qa, quality
     quality.specification()
     lot = make_lot(bags=1)
     bag = lot.bags[0]
-    label_jobs.bag_label(tech, bag.code)
+    jobs.bag_label(tech, bag.code)
     quality.results(lot.lot_number)
     quality.sign(lot.lot_number)
-    final = label_jobs.bag_label(tech, bag.code)
+    final = jobs.bag_label(tech, bag.code)
     quarantine, stored_final = labels_of(bag)
     assert stored_final.id == final.id and stored_final.purpose == "final_product"
     assert stored_final.values["release_statement"] == ""
@@ -113,13 +113,13 @@ def test_conditional_release_is_stated_then_superseded_by_the_full_release(
     quality.results(lot.lot_number, skip=("sterility",))
     pending = {"reason": "Urgent", "pending_tests": ["sterility"]}
     quality.sign(lot.lot_number, "conditional_release", **pending)
-    conditional = label_jobs.bag_label(tech, bag.code)
+    conditional = jobs.bag_label(tech, bag.code)
     statement = conditional.values["release_statement"]
     assert statement.startswith("CONDITIONAL RELEASE") and "Sterility" in statement
     sterile = ResultRequest("sterility", value_text="negative")
     enter_result(make.user("technician"), lot.lot_number, sterile)
     quality.sign(lot.lot_number)
-    label_jobs.bag_label(tech, bag.code)
+    jobs.bag_label(tech, bag.code)
     old, new = labels_of(bag)
     assert old.status is LabelStatus.VOIDED and "release_statement" in old.void_reason
     assert "superseded" in old.void_reason
@@ -139,7 +139,7 @@ def test_exceptional_release_is_stated_on_the_final_label(qa, quality, make_lot,
         physician_request="Request 2026-17: no alternative product",
         justification="Benefit outweighs risk per PI",
     )
-    label = label_jobs.bag_label(tech, lot.bags[0].code)
+    label = jobs.bag_label(tech, lot.bags[0].code)
     assert label.purpose == "final_product"
     assert label.values["release_statement"].startswith("EXCEPTIONAL RELEASE")
     assert "Dr A. Osler" in label.values["release_statement"]
@@ -150,10 +150,10 @@ def test_a_correction_after_release_brings_back_the_quarantine_label(
 ):
     lot = quality.released_lot(make_lot, bags=1)
     bag = lot.bags[0]
-    label_jobs.bag_label(tech, bag.code)
+    jobs.bag_label(tech, bag.code)
     correction = ResultRequest("viability", value_numeric=90.0)
     correct_result(make.user("technician"), lot.lot_number, correction, "transcription error")
-    label_jobs.bag_label(tech, bag.code)
+    jobs.bag_label(tech, bag.code)
     final, quarantine = labels_of(bag)
     assert final.status is LabelStatus.VOIDED and "quarantine product" in final.void_reason
     assert (quarantine.purpose, quarantine.status) == ("quarantine_product", LabelStatus.ISSUED)
@@ -163,7 +163,7 @@ def test_a_correction_after_release_brings_back_the_quarantine_label(
 def test_a_bag_out_of_the_facilitys_custody_gets_no_label(qa, make_lot, tech, status):
     bag = make_lot(bags=1, status=status).bags[0]
     with pytest.raises(LabelCannotPrint, match=status):
-        label_jobs.bag_label(tech, bag.code)
+        jobs.bag_label(tech, bag.code)
     assert labels_of(bag) == []
 
 
@@ -174,7 +174,7 @@ def test_a_final_label_without_an_expiry_does_not_print(qa, quality, make_lot, t
         bag.expires_at = None
         db.session.commit()
     with pytest.raises(LabelCannotPrint, match="no expiry"):
-        label_jobs.bag_label(tech, bag.code)
+        jobs.bag_label(tech, bag.code)
     assert labels_of(bag) == []
 
 
@@ -187,10 +187,10 @@ def test_eligibility_warnings_are_printed_for_donors_not_found_eligible(
 ):
     quality.specification()
     lot = make_lot(bags=1, eligibility=determination)
-    quarantine = label_jobs.bag_label(tech, lot.bags[0].code).values
+    quarantine = jobs.bag_label(tech, lot.bags[0].code).values
     quality.results(lot.lot_number)
     quality.sign(lot.lot_number, statements_acknowledged=determination != "eligible")
-    final = label_jobs.bag_label(tech, lot.bags[0].code).values
+    final = jobs.bag_label(tech, lot.bags[0].code).values
     expected = eligibility.warnings_for(determination)
     for values in (quarantine, final):
         assert values["biohazard"] == biohazard
@@ -202,46 +202,46 @@ def test_eligibility_warnings_are_printed_for_donors_not_found_eligible(
 
 def test_reprint_needs_qa_and_a_reason_and_voids_the_old_label(qa, make_lot, tech):
     bag = make_lot(bags=1).bags[0]
-    old_id = label_jobs.bag_label(tech, bag.code).id
+    old_id = jobs.bag_label(tech, bag.code).id
     with pytest.raises(Forbidden):
-        label_jobs.reprint(tech, old_id, "Label smudged in the freezer")
+        jobs.reprint(tech, old_id, "Label smudged in the freezer")
     with pytest.raises(ValidationFailed, match="at least 5"):
-        label_jobs.reprint(qa, old_id, " bad ")
+        jobs.reprint(qa, old_id, " bad ")
     assert [(x.id, x.status) for x in labels_of(bag)] == [(old_id, LabelStatus.ISSUED)]
-    new_id = label_jobs.reprint(qa, old_id, "Label smudged in the freezer").id
+    new_id = jobs.reprint(qa, old_id, "Label smudged in the freezer").id
     old, new = labels_of(bag)
     assert (new.id, new.action, new.replaces_id) == (new_id, "reprint", old_id)
     assert new.reason == "Label smudged in the freezer"
     assert new.values == old.values and new.printed_by_id == qa.id
     assert old.status is LabelStatus.VOIDED
     assert old.void_reason == "replaced by a reprint: Label smudged in the freezer"
-    assert label_jobs.bag_label(tech, bag.code).id == new_id
+    assert jobs.bag_label(tech, bag.code).id == new_id
     with pytest.raises(IllegalTransition, match="voided"):
-        label_jobs.reprint(qa, old_id, "Another copy please")
+        jobs.reprint(qa, old_id, "Another copy please")
 
 
 def test_a_quarantine_label_is_not_reprinted_after_the_release(qa, quality, make_lot, tech):
     quality.specification()
     lot = make_lot(bags=1)
     bag = lot.bags[0]
-    label_id = label_jobs.bag_label(tech, bag.code).id
+    label_id = jobs.bag_label(tech, bag.code).id
     quality.results(lot.lot_number)
     quality.sign(lot.lot_number)
     with pytest.raises(IllegalTransition, match="it is now a final_product label"):
-        label_jobs.reprint(qa, label_id, "Label smudged in the freezer")
+        jobs.reprint(qa, label_id, "Label smudged in the freezer")
     assert [(x.id, x.status) for x in labels_of(bag)] == [(label_id, LabelStatus.ISSUED)]
 
 
 def test_void_needs_a_reason_happens_once_and_the_bag_then_gets_a_fresh_label(qa, make_lot, tech):
     bag = make_lot(bags=1).bags[0]
-    label_id = label_jobs.bag_label(tech, bag.code).id
+    label_id = jobs.bag_label(tech, bag.code).id
     with pytest.raises(ValidationFailed, match="reason"):
-        label_prints.void(tech, label_id, "")
-    label_prints.void(tech, label_id, "Printer jammed, label torn")
+        prints.void(tech, label_id, "")
+    prints.void(tech, label_id, "Printer jammed, label torn")
     with pytest.raises(IllegalTransition, match="already void") as twice:
-        label_prints.void(tech, label_id, "Printer jammed, label torn")
+        prints.void(tech, label_id, "Printer jammed, label torn")
     assert twice.value.http_status == 409
-    fresh = label_jobs.bag_label(tech, bag.code).id
+    fresh = jobs.bag_label(tech, bag.code).id
     voided, issued = labels_of(bag)
     assert voided.id == label_id and voided.void_reason == "Printer jammed, label torn"
     assert (issued.id, issued.action, issued.status) == (fresh, "print", LabelStatus.ISSUED)
@@ -250,19 +250,19 @@ def test_void_needs_a_reason_happens_once_and_the_bag_then_gets_a_fresh_label(qa
 def test_apply_takes_the_bags_own_scan_only_and_happens_once(qa, make_lot, tech):
     lot = make_lot(bags=2)
     bag, other = lot.bags
-    label_id = label_jobs.bag_label(tech, bag.code).id
+    label_id = jobs.bag_label(tech, bag.code).id
     with pytest.raises(ValidationFailed, match=other.code):
-        label_prints.apply(tech, label_id, other.code)
+        prints.apply(tech, label_id, other.code)
     assert labels_of(bag)[0].status is LabelStatus.ISSUED
-    label_prints.apply(tech, label_id, bag.code)
+    prints.apply(tech, label_id, bag.code)
     (applied,) = labels_of(bag)
     assert applied.status is LabelStatus.APPLIED
     assert applied.applied_by_id == tech.id and applied.applied_at is not None
     with pytest.raises(IllegalTransition, match="applied"):
-        label_prints.apply(tech, label_id, bag.code)
-    label_prints.void(tech, label_id, "Fell off during thaw")
+        prints.apply(tech, label_id, bag.code)
+    prints.void(tech, label_id, "Fell off during thaw")
     with pytest.raises(IllegalTransition, match="voided"):
-        label_prints.apply(tech, label_id, bag.code)
+        prints.apply(tech, label_id, bag.code)
 
 
 def test_reconciliation_counts_each_purpose_and_the_bags_still_missing_a_label(
@@ -271,18 +271,18 @@ def test_reconciliation_counts_each_purpose_and_the_bags_still_missing_a_label(
     quality.specification()
     lot = make_lot(bags=3)
     first, second, third = lot.bags
-    printed = label_jobs.bag_label(tech, first.code).id
-    reprinted = label_jobs.reprint(qa, printed, "Label smudged in the freezer").id
-    label_prints.apply(tech, reprinted, first.code)
-    label_prints.void(tech, label_jobs.bag_label(tech, second.code).id, "Printed on wrong stock")
-    counts = label_jobs.reconciliation(lot.lot_number)
+    printed = jobs.bag_label(tech, first.code).id
+    reprinted = jobs.reprint(qa, printed, "Label smudged in the freezer").id
+    prints.apply(tech, reprinted, first.code)
+    prints.void(tech, jobs.bag_label(tech, second.code).id, "Printed on wrong stock")
+    counts = jobs.reconciliation(lot.lot_number)
     assert (counts["label_needed"], counts["bags"]) == ("quarantine_product", 3)
     assert counts["purposes"] == {"quarantine_product": tally(3, 1, 1, 2, 0)}
     assert counts["bags_without_current_label"] == [second.code, third.code]
     quality.results(lot.lot_number)
     quality.sign(lot.lot_number)
-    assert len(label_jobs.lot_labels(tech, lot.lot_number)) == 3
-    after = label_jobs.reconciliation(lot.lot_number)
+    assert len(jobs.lot_labels(tech, lot.lot_number)) == 3
+    after = jobs.reconciliation(lot.lot_number)
     assert after["label_needed"] == "final_product"
     assert after["purposes"]["final_product"] == tally(3, 0, 0, 0, 3)
     assert after["purposes"]["quarantine_product"]["voided"] == 3
@@ -291,7 +291,7 @@ def test_reconciliation_counts_each_purpose_and_the_bags_still_missing_a_label(
 
 def test_print_void_and_apply_are_audited_and_a_refusal_writes_nothing(qa, make_lot, tech):
     lot = make_lot(bags=2)
-    label_id = label_jobs.bag_label(tech, lot.bags[0].code).id
+    label_id = jobs.bag_label(tech, lot.bags[0].code).id
 
     def entries():
         db.session.expire_all()
@@ -301,10 +301,10 @@ def test_print_void_and_apply_are_audited_and_a_refusal_writes_nothing(qa, make_
     assert (created.action, created.actor) == ("create", "tess")
     assert '"status": [null, "issued"]' in created.changes
     with pytest.raises(ValidationFailed):
-        label_prints.apply(tech, label_id, lot.bags[1].code)
+        prints.apply(tech, label_id, lot.bags[1].code)
     assert len(entries()) == 1
-    label_prints.apply(tech, label_id, lot.bags[0].code)
-    label_prints.void(qa, label_id, "Label fell off during thaw")
+    prints.apply(tech, label_id, lot.bags[0].code)
+    prints.void(qa, label_id, "Label fell off during thaw")
     _, applied, voided = entries()
     assert applied.actor == "tess" and '"applied"]' in applied.changes
     assert voided.actor == qa.username and '"voided"]' in voided.changes
@@ -318,8 +318,8 @@ def test_two_technicians_asking_for_a_first_label_get_the_same_one(app, qa, make
         code = bag.code
         outcomes = race(
             app,
-            ("tom", lambda user, code=code: label_jobs.bag_label(user, code).id),
-            ("tia", lambda user, code=code: label_jobs.bag_label(user, code).id),
+            ("tom", lambda user, code=code: jobs.bag_label(user, code).id),
+            ("tia", lambda user, code=code: jobs.bag_label(user, code).id),
         )
         assert all(isinstance(o, int) for o in outcomes), outcomes
         assert outcomes[0] == outcomes[1]
@@ -330,13 +330,13 @@ def test_a_reprint_racing_a_void_leaves_one_winner_and_at_most_one_live_label(
     app, qa, make_lot, tech
 ):
     def reprint(label_id):
-        return lambda user: label_jobs.reprint(user, label_id, "Torn label").action
+        return lambda user: jobs.reprint(user, label_id, "Torn label").action
 
     def void(label_id):
-        return lambda user: label_prints.void(user, label_id, "Wrong printer").status.value
+        return lambda user: prints.void(user, label_id, "Wrong printer").status.value
 
     for bag in make_lot(bags=ROUNDS).bags:
-        label_id = label_jobs.bag_label(tech, bag.code).id
+        label_id = jobs.bag_label(tech, bag.code).id
         outcomes = race(app, (qa.username, reprint(label_id)), ("tess", void(label_id)))
         won = [o for o in outcomes if isinstance(o, str)]
         lost = [o for o in outcomes if not isinstance(o, str)]
@@ -351,10 +351,10 @@ def test_reconciliation_still_counts_a_lot_whose_release_signature_broke(
     qa, quality, make_lot, tech
 ):
     lot = quality.released_lot(make_lot, bags=1)
-    label_jobs.bag_label(tech, lot.bags[0].code)
+    jobs.bag_label(tech, lot.bags[0].code)
     db.session.execute(db.text("UPDATE qc_results SET value_numeric = 99.0 WHERE test = 'potency'"))
     db.session.commit()
-    counts = label_jobs.reconciliation(lot.lot_number)
+    counts = jobs.reconciliation(lot.lot_number)
     assert counts["purposes"]["final_product"]["issued_not_applied"] == 1
     assert counts["label_needed"] is None and "no longer holds" in counts["note"]
     assert counts["bags_without_current_label"] == []

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from custody.domain.errors import ValidationFailed
 from custody.domain.isbt128 import check_character
 from custody.extensions import db
-from custody.services.lookback import lookback
+from custody.services.traceability.lookback import lookback
 from tests.services.lookback_world import (
     ENDED,
     T0,

@@ -20,13 +20,13 @@ from custody.models import (
     Trial,
 )
 from custody.models.base import utcnow
-from custody.services import bag_divisions as div
-from custody.services import collections as coll
-from custody.services import donors
-from custody.services import manufacturing as mfg
-from custody.services.audit_trail import acting_as
-from custody.services.bag_queries import bag_detail, lot_detail
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.queries import bag_detail, lot_detail
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.collection import donations as coll
+from custody.services.collection import donors
+from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import divisions as div
+from custody.services.manufacturing import lots as mfg
 from tests.races import race
 
 _donors = iter(range(1, 10_000))

@@ -11,13 +11,14 @@ import pytest
 from custody.extensions import db
 from custody.models import Lot
 from custody.models.base import utcnow
-from custody.services import manufacturing, shipping
-from custody.services.audit_trail import acting_as
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.overview import LAB_OUT_OF_STORAGE, overview
-from custody.services.qc_results import ResultRequest, enter_result
-from custody.services.quality_alerts import acknowledge_alert
-from custody.services.recipients import site_today
+from custody.services.bags import shipping
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.clinic.recipients import site_today
+from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import lots
+from custody.services.quality.alerts import acknowledge_alert
+from custody.services.quality.results import ResultRequest, enter_result
+from custody.services.traceability.overview import LAB_OUT_OF_STORAGE, overview
 from tests.services.test_recipients import infused
 from tests.services.test_storage import _statements as statements
 
@@ -64,10 +65,10 @@ def warm_trip(tech, make_lot, hours_ago: float = 3, temperatures=WARM_TRIP):
 
 def deviating_lot(tech, make_lot, **lot_fields):
     lot = make_lot(**lot_fields)
-    manufacturing.record_step(
+    lots.record_step(
         tech,
         lot.lot_number,
-        manufacturing.StepRequest(
+        lots.StepRequest(
             "CAR transduction",
             utcnow() - timedelta(days=2),
             deviation=True,

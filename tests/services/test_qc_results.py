@@ -9,14 +9,14 @@ from sqlalchemy import select
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from custody.extensions import db
 from custody.models import AuditEntry, QcResult
-from custody.services.qc_results import (
+from custody.services.quality.queries import lot_quality
+from custody.services.quality.results import (
     ResultRequest,
     correct_result,
     enter_result,
     record_investigation,
 )
-from custody.services.release_queries import lot_quality
-from custody.services.specifications import STANDARD_RELEASE_TESTS
+from custody.services.quality.specifications import STANDARD_RELEASE_TESTS
 
 
 @pytest.fixture

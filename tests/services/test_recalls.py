@@ -32,12 +32,12 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
-from custody.services.bag_lookup import situation
-from custody.services.bedside import VerificationRequest, verify
-from custody.services.infusions import start_infusion
-from custody.services.recalls import SignedRequest, lift_recall, preview, raise_recall
-from custody.services.site import site_zone
+from custody.services.bags.lookup import situation
+from custody.services.clinic.bedside import VerificationRequest, verify
+from custody.services.clinic.infusions import start_infusion
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
+from custody.services.traceability.recalls import SignedRequest, lift_recall, preview, raise_recall
 from tests.factories import PASSWORD
 from tests.races import race
 
@@ -324,7 +324,7 @@ def test_lifting_a_recall_is_signed_and_lets_the_bags_go_on(clinic, qa):
 def test_a_recall_racing_an_allocation_scan_leaves_no_allocated_bag_unlisted(app, clinic, qa, make):
     """Whichever commits first, the recall's list is true: either the bag was allocated before
     the recall (then it is listed with its recipient) or the allocation is refused."""
-    from custody.services.allocation import AllocationRequest, allocate
+    from custody.services.clinic.allocation import AllocationRequest, allocate
 
     (bag,) = clinic.released_bags(1)
     recipient = clinic.recipient()

@@ -19,11 +19,11 @@ from custody.domain.errors import (
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import AuditEntry, Infusion, Recipient
-from custody.services import recipients as svc
-from custody.services import trial_config
-from custody.services.audit_trail import acting_as
-from custody.services.recipients import RecipientRequest
-from custody.services.site import site_zone
+from custody.services.clinic import recipients as svc
+from custody.services.clinic import trial
+from custody.services.clinic.recipients import RecipientRequest
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
 from tests.races import race
 
 
@@ -169,8 +169,8 @@ def test_two_nurses_registering_one_subject_at_once_one_wins(app, make, clinic):
 
 
 def test_phase_2_recipients_get_the_recommended_level(nurse, admin):
-    trial_config.set_dose_level_status(admin, "DL3", "recommended", "safety review")
-    trial_config.set_phase(admin, 2, "escalation complete")
+    trial.set_dose_level_status(admin, "DL3", "recommended", "safety review")
+    trial.set_phase(admin, 2, "escalation complete")
     recipient = svc.register_recipient(nurse, _request(phase=2, dose_level=None))
     assert (recipient.phase, recipient.dose_level.code) == (2, "DL3")
     with pytest.raises(ValidationFailed, match="recommended dose, DL3, not DL2"):
@@ -180,9 +180,9 @@ def test_phase_2_recipients_get_the_recommended_level(nurse, admin):
 
 
 def test_phase_2_without_a_recommended_level_is_refused(nurse, admin):
-    trial_config.set_dose_level_status(admin, "DL3", "recommended", "safety review")
-    trial_config.set_phase(admin, 2, "escalation complete")
-    trial_config.set_dose_level_status(admin, "DL3", "closed", "recommendation withdrawn")
+    trial.set_dose_level_status(admin, "DL3", "recommended", "safety review")
+    trial.set_phase(admin, 2, "escalation complete")
+    trial.set_dose_level_status(admin, "DL3", "closed", "recommendation withdrawn")
     with pytest.raises(IllegalTransition, match="no dose level is recommended"):
         svc.register_recipient(nurse, _request(phase=2, dose_level=None))
 

@@ -12,8 +12,8 @@ from custody.domain.errors import (
 )
 from custody.extensions import db
 from custody.models import AuditEntry, Disposition, Lot, QualityAlert, Signature
-from custody.services.qc_results import ResultRequest, correct_result, enter_result
-from custody.services.release import signature_status
+from custody.services.quality.disposition import signature_status
+from custody.services.quality.results import ResultRequest, correct_result, enter_result
 from tests.factories import PASSWORD
 
 
@@ -55,7 +55,7 @@ def test_release_with_a_result_out_of_spec_is_refused(quality, lot):
 def test_wrong_password_signs_nothing_and_counts_towards_lockout(quality, lot, make, app):
     quality.results(lot.lot_number)
     qa = make.user("qa")
-    from custody.services.release import DispositionRequest, ReleaseSettings, decide
+    from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
 
     settings = ReleaseSettings.from_config(app.config)
     bad = DispositionRequest("release", qa.username, "not the password")
@@ -70,7 +70,7 @@ def test_wrong_password_signs_nothing_and_counts_towards_lockout(quality, lot, m
 def test_signing_with_another_persons_user_id_is_refused(quality, lot, make, app):
     quality.results(lot.lot_number)
     qa, other = make.user("qa"), make.user("qa")
-    from custody.services.release import DispositionRequest, ReleaseSettings, decide
+    from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
 
     request = DispositionRequest("release", other.username, PASSWORD)
     with pytest.raises(SignatureRefused, match="your own user ID"):
@@ -207,7 +207,7 @@ def test_exceptional_release_records_the_physicians_request(quality, lot):
             physician_request="Request 2026-17: no alternative product",
             justification="Benefit outweighs risk per PI",
         )
-    from custody.services.qc_results import record_investigation
+    from custody.services.quality.results import record_investigation
 
     record_investigation(quality.qa, lot.lot_number, "viability", "Thaw handling; cells intact")
     decision = quality.sign(
@@ -258,7 +258,7 @@ def test_the_signature_is_audited_with_the_disposition_change(quality, lot):
 def test_the_lot_history_gathers_the_lot_its_results_and_its_decisions(
     quality, lot, make, make_lot
 ):
-    from custody.services.release_queries import lot_history
+    from custody.services.quality.queries import lot_history
 
     quality.results(lot.lot_number)
     correct_result(

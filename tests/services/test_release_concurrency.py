@@ -17,10 +17,15 @@ from sqlalchemy import func, select
 from custody.domain.errors import Conflict, DomainError, IllegalTransition
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, ReleaseDecision
-from custody.services.audit_verify import verify_trail
-from custody.services.lot_quality import latest_decision
-from custody.services.qc_results import ResultRequest, correct_result, enter_result
-from custody.services.release import DispositionRequest, ReleaseSettings, decide, signature_status
+from custody.services.audit.verify import verify_trail
+from custody.services.quality.disposition import (
+    DispositionRequest,
+    ReleaseSettings,
+    decide,
+    signature_status,
+)
+from custody.services.quality.lot_quality import latest_decision
+from custody.services.quality.results import ResultRequest, correct_result, enter_result
 from tests.factories import PASSWORD
 from tests.races import race
 

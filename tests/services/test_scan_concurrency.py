@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from custody.domain.errors import Conflict, DomainError, IllegalTransition
 from custody.extensions import db
 from custody.models import Bag, CustodyEvent, ShipmentItem
-from custody.services.audit_verify import verify_trail
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.audit.verify import verify_trail
+from custody.services.bags.scans import ScanRequest, scan
 from tests.races import race
 
 ROUNDS = 5

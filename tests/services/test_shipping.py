@@ -17,9 +17,9 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
-from custody.services import shipment_queries, shipping
-from custody.services.audit_trail import acting_as
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags import shipment_queries, shipping
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.core.audit_trail import acting_as
 from tests.races import race
 
 CSV = (

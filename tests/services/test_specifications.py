@@ -20,14 +20,14 @@ from custody.domain.release_rules import Criterion, content_hash
 from custody.extensions import db
 from custody.models import Lot, QcSpecification, Signature, SpecificationStatus, User
 from custody.models.base import utcnow
-from custody.services import collections as coll
-from custody.services import donors
-from custody.services import manufacturing as mfg
-from custody.services import specifications as specs
-from custody.services.audit_trail import acting_as
-from custody.services.lot_quality import attach_specification
-from custody.services.qc_results import ResultRequest, enter_result
-from custody.services.release_queries import lot_quality
+from custody.services.collection import donations as coll
+from custody.services.collection import donors
+from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import lots as mfg
+from custody.services.quality import specifications as specs
+from custody.services.quality.lot_quality import attach_specification
+from custody.services.quality.queries import lot_quality
+from custody.services.quality.results import ResultRequest, enter_result
 from tests.factories import PASSWORD
 from tests.races import race
 

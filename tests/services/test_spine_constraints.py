@@ -21,7 +21,7 @@ from custody.models import (
     StorageLocation,
     Trial,
 )
-from custody.services.audit_trail import acting_as
+from custody.services.core.audit_trail import acting_as
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.domain.scan_targets import read_scan
 from custody.extensions import db
 from custody.models import AuditEntry, StorageLocation
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.storage import (
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.bags.storage import (
     LocationRequest,
     create_location,
     list_locations,

@@ -9,9 +9,9 @@ import pytest
 from custody.domain.errors import IllegalTransition, NotFound
 from custody.extensions import db
 from custody.models import AuditEntry, Bag, CustodyEvent, Thaw
-from custody.services.bag_queries import bag_detail
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.thawing import thaw_status
+from custody.services.bags.queries import bag_detail
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.bags.thawing import thaw_status
 from tests.api import responses
 
 

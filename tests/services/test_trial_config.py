@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
 from custody.extensions import db
 from custody.models import AuditEntry, DoseLevel, Trial
-from custody.services import trial_config as config
+from custody.services.clinic import trial as config
 from tests.races import race
 
 NCT = "NCT07026942"

@@ -16,7 +16,7 @@ import pytest
 from custody.domain.isbt128 import check_character
 from custody.domain.scan_targets import bag_scan_data
 from custody.models.base import utcnow
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.scans import ScanRequest, scan
 from tests.factories import PASSWORD
 
 VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr"}
@@ -170,7 +170,7 @@ def test_bag_page_shows_the_signature_behind_its_lots_status_and_when_it_stopped
     assert text.startswith("Approved for release: Test Qa")
     assert "NO LONGER VALID" not in text
 
-    from custody.services.qc_results import ResultRequest, correct_result
+    from custody.services.quality.results import ResultRequest, correct_result
 
     analyst = make.user("technician")
     correct_result(analyst, lot.lot_number, ResultRequest("potency", 55.0), "re-read plate")

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from custody.models.base import utcnow
-from custody.services import bag_divisions as div
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.manufacturing import divisions as div
 from tests.labels.label_reading import normalise, page_texts
 from tests.services.test_custody_timeline import (
     DEVIATION,

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 
 from custody.extensions import db
 from custody.models import Bag, Lot
-from custody.services import accounts, shipping
-from custody.services.custody_scans import ScanRequest, scan
-from custody.services.overview import overview
-from custody.services.quality_alerts import acknowledge_alert
+from custody.services.bags import shipping
+from custody.services.bags.scans import ScanRequest, scan
+from custody.services.core import accounts
+from custody.services.quality.alerts import acknowledge_alert
+from custody.services.traceability.overview import overview
 from tests.conftest import IsolatedClient
 from tests.factories import PASSWORD
 from tests.services.demo_database import loaded_demo

@@ -14,8 +14,8 @@ from custody.domain import bag_lifecycle
 from custody.domain.errors import IllegalTransition
 from custody.extensions import db
 from custody.models import Bag, Recall
-from custody.services.bag_lookup import situation
-from custody.services.recalls import SignedRequest, raise_recall
+from custody.services.bags.lookup import situation
+from custody.services.traceability.recalls import SignedRequest, raise_recall
 from tests.factories import PASSWORD
 from tests.web.conftest import browser_sign_in, release_db
 from tests.web.test_bag_page import Marked, sign_in
@@ -136,7 +136,7 @@ def test_the_home_page_links_each_role_to_its_traceability_pages(client, make, r
 
 
 def test_a_recalled_bags_page_says_so_first_and_stops_saying_it_once_lifted(client, clinic, quinn):
-    from custody.services.recalls import lift_recall
+    from custody.services.traceability.recalls import lift_recall
 
     (bag,) = clinic.released_bags(1)
     signed = SignedRequest("Late positive sterility", "quinn", PASSWORD)

@@ -20,8 +20,8 @@ from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
 from custody.models import Bag, CustodyEvent, Donation, Donor, ShipmentItem, User
 from custody.models.base import utcnow
-from custody.services.audit_trail import acting_as
-from custody.services.identifiers import take_dins
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.identifiers import take_dins
 from tests.web.conftest import browser_sign_in, release_db
 
 MIN_TARGET_PX = 44

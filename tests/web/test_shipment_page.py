@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from custody.domain.excursions import Excursion, Gap, Reading
-from custody.services import shipping
-from custody.services.custody_scans import ScanRequest, scan
+from custody.services.bags import shipping
+from custody.services.bags.scans import ScanRequest, scan
 from custody.web.temperature_chart import build_chart
 from tests.factories import PASSWORD
 

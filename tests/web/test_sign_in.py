@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from custody.extensions import db
 from custody.models import AuditEntry, User
-from custody.services.accounts import BAD_CREDENTIALS
+from custody.services.core.accounts import BAD_CREDENTIALS
 from tests.factories import PASSWORD
 
 LOCKED = re.compile(r"locked", re.IGNORECASE)

@@ -63,7 +63,7 @@ from custody.models import (
     Trial,
     User,
 )
-from custody.services.audit_trail import acting_as
+from custody.services.core.audit_trail import acting_as
 from custody.services.demo import clinic, journeys, lab, labelling, quality
 from custody.services.demo.scenario import ACTOR, DEMO_ACCOUNTS, DEMO_PASSWORD, LAB, Unit
 from custody.services.demo.storage import build_storage

@@ -29,8 +29,8 @@ from custody.models import (
     RecipientStatus,
     Thaw,
 )
+from custody.services.core.site import site_zone
 from custody.services.demo.scenario import MIN, WARD_STATION, Unit, Walk
-from custody.services.site import site_zone
 
 THAW_MINUTES = 15
 WRONG_PATIENT_BEFORE = 4 * MIN

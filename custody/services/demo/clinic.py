@@ -27,6 +27,7 @@ from custody.models import (
     ShipmentDiscrepancy,
     ShipmentTemperature,
 )
+from custody.services.clinic.recipients import POST_TRANSPLANT_KIND
 from custody.services.demo import bedside
 from custody.services.demo.scenario import (
     DAY,
@@ -41,7 +42,6 @@ from custody.services.demo.scenario import (
     Unit,
     Walk,
 )
-from custody.services.recipients import POST_TRANSPLANT_KIND
 
 # The schedule's steps after day 0 (DOMAIN.md §1): past day 35 (biopsy done) a recipient is in
 # follow-up, discharged once their blood counts recovered; one goes on to a transplant.

@@ -18,6 +18,7 @@ from custody.models import (
     Eligibility,
     Lot,
 )
+from custody.services.core.identifiers import take_dins
 from custody.services.demo.scenario import (
     BATCH_STEPS,
     DAY,
@@ -31,7 +32,6 @@ from custody.services.demo.scenario import (
     RECENT_COLLECTIONS,
     Unit,
 )
-from custody.services.identifiers import take_dins
 
 
 def lots(unit: Unit) -> list[Lot]:

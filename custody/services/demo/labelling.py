@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from custody.extensions import db
 from custody.models import Allocation, LabelStatus, Lot, User
-from custody.services import label_data
 from custody.services.demo.scenario import DAY, SPECIFICATION_APPROVED, STORIES, Unit
-from custody.services.label_prints import issue_or_reuse, replace_with_reprint
-from custody.services.label_templates import approvals, library, record_approval
+from custody.services.labelling import contents
+from custody.services.labelling.prints import issue_or_reuse, replace_with_reprint
+from custody.services.labelling.templates import approvals, library, record_approval
 
 # The lots of each unit that carry labels, by story (see scenario.STORIES).
 LABELLED = ("corrected", "pending", "awaiting_review")
@@ -32,9 +32,9 @@ def label_lots(unit: Unit, lots: list[Lot]) -> None:
     by_story = dict(zip(STORIES, lots, strict=False))
     for story in LABELLED:
         lot = by_story[story]
-        bags = [b for b in lot.bags if b.status not in label_data.NO_LABEL]
-        release = label_data.LotRelease.of(lot)
-        quarantine = label_data.LotRelease("quarantine_product", "", release.determination)
+        bags = [b for b in lot.bags if b.status not in contents.NO_LABEL]
+        release = contents.LotRelease.of(lot)
+        quarantine = contents.LotRelease("quarantine_product", "", release.determination)
         labels = _print(tech, bags, quarantine, lot.manufactured_at)
         if story != "awaiting_review":
             released = unit.decided[lot.lot_number]
@@ -48,9 +48,9 @@ def label_lots(unit: Unit, lots: list[Lot]) -> None:
         _tie_tags(tech, [b.id for b in bags])
 
 
-def _print(tech: User, bags: list, release: label_data.LotRelease, at) -> list:
+def _print(tech: User, bags: list, release: contents.LotRelease, at) -> list:
     return [
-        _applied(issue_or_reuse(tech, label_data.bag_label(bag, release)), tech, at) for bag in bags
+        _applied(issue_or_reuse(tech, contents.bag_label(bag, release)), tech, at) for bag in bags
     ]
 
 
@@ -59,9 +59,7 @@ def _tie_tags(tech: User, bag_ids: list[int]) -> None:
         select(Allocation).where(Allocation.bag_id.in_(bag_ids), Allocation.active.is_(True))
     ).all()
     for allocation in allocations:
-        _applied(
-            issue_or_reuse(tech, label_data.tie_tag(allocation)), tech, allocation.allocated_at
-        )
+        _applied(issue_or_reuse(tech, contents.tie_tag(allocation)), tech, allocation.allocated_at)
 
 
 def _applied(label, by: User, at):

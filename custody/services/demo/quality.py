@@ -33,7 +33,7 @@ from custody.models import (
     SpecificationStatus,
     User,
 )
-from custody.services.certificates import issue_certificate
+from custody.services.core.signatures import sign
 from custody.services.demo.clinic import residual_cd3_pct
 from custody.services.demo.scenario import (
     ALERT_AT,
@@ -46,20 +46,20 @@ from custody.services.demo.scenario import (
     STORIES,
     Unit,
 )
-from custody.services.lot_quality import criteria_of, current_results
-from custody.services.quality_alerts import raise_alert
+from custody.services.quality.alerts import raise_alert
+from custody.services.quality.certificates import issue_certificate
 
 # The release service's own check and signed content: the demo's decisions must pass the one
 # and sign the other exactly as a QA person's would.
-from custody.services.release import (
+from custody.services.quality.disposition import (
     DispositionRequest,
     ReleaseSettings,
     check_request,
     reopen_for_review,
     signed_decision,
 )
-from custody.services.signatures import sign
-from custody.services.specifications import (
+from custody.services.quality.lot_quality import criteria_of, current_results
+from custody.services.quality.specifications import (
     APPROVAL_MEANING,
     STANDARD_RELEASE_TESTS,
     current_specification,

@@ -1,0 +1,370 @@
+"""Two-person bedside verification: the last check before a bag reaches a patient.
+
+`verify()` is the one use case. The second nurse's password is checked first, on its own (a
+wrong one counts towards their lockout and is committed, like a failed sign-in). Then one
+transaction locks the bag, reads every fact the checks need, lets
+`custody.domain.bedside_checks` decide, and records the attempt whatever the outcome: a wrong
+patient caught at the bedside is exactly what the audit trail must show. Only a verification
+that passed moves the bag (life cycle `verify`) with a custody event.
+
+Two pairs of nurses verifying the same bag at once are serialised by the bag's row lock; both
+attempts are recorded, each seeing the bag as the other left it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from custody.domain import bedside_checks as rules
+from custody.domain import eligibility
+from custody.domain.errors import AuthenticationFailed, DomainError, Forbidden, NotFound
+from custody.domain.wristband import read_wristband
+from custody.extensions import db
+from custody.models import (
+    Allocation,
+    Bag,
+    BedsideVerification,
+    DoseLevel,
+    Infusion,
+    Recipient,
+    Role,
+    Shipment,
+    ShipmentItem,
+    User,
+)
+from custody.models.base import utcnow
+from custody.services.bags.lookup import bag_from_scan
+from custody.services.bags.moves import move_bag
+from custody.services.bags.queries import lot_determinations
+from custody.services.bags.recall_status import active_recall_codes
+from custody.services.bags.thawing import active_allocation, seconds_left, thaw_of
+from custody.services.core.accounts import authenticate
+from custody.services.core.audit_trail import acting_as
+from custody.services.core.site import site_zone
+from custody.services.core.transactions import write
+from custody.services.quality.disposition import release_holds
+
+BEDSIDE_ROLES = frozenset({Role.NURSE})
+MAX_STORED_SCAN = 200
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class VerificationRequest:
+    recipient: str
+    bag: str
+    second_verifier: Credentials | Mapping | None = None
+    warnings_acknowledged: bool = False
+    station: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept the API's {"username", "password"} as it comes.
+        if isinstance(self.second_verifier, Mapping):
+            given = Credentials(
+                str(self.second_verifier.get("username") or ""),
+                str(self.second_verifier.get("password") or ""),
+            )
+            object.__setattr__(self, "second_verifier", given)
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    uid: str
+    passed: bool
+    outcome: str
+    stop_reason: str | None
+    checks: list[dict[str, Any]]
+    bag: dict[str, Any] | None
+    recipient: dict[str, Any] | None
+    infusion_number: int | None
+    thaw: dict[str, Any] | None
+    warnings: list[str]
+    attempted_at: Any = None
+    first_verifier: str | None = None
+    second_verifier: str | None = None
+    station: str | None = None
+    # What the allocation says to give: the infusion form starts from it.
+    volume_to_infuse_ml: float | None = None
+
+
+def check_bedside_role(user: User) -> None:
+    """Only nurses verify and infuse at the bedside; an administrator's account may not."""
+    if user.role not in BEDSIDE_ROLES:
+        raise Forbidden(
+            "Only a nurse may verify or infuse at the bedside; you are signed in as "
+            f"{user.role.value}.",
+            role=user.role.value,
+        )
+
+
+def verify(user: User, request: VerificationRequest) -> VerificationResult:
+    """Run every bedside check and record the attempt (committed); pass or stop."""
+    check_bedside_role(user)
+    second, second_user = _second_verifier(user, request.second_verifier)
+    race = (
+        "Someone else recorded a verification of this bag at the same moment and it was saved "
+        "first. Nothing of yours was saved: scan the wristband and the bag again."
+    )
+    with write(user, "bedside verification", race, bag=_text(request.bag)[:60]):
+        now = utcnow()
+        bag, bag_error = _scanned_bag(request.bag)
+        allocation = active_allocation(bag) if bag else None
+        facts = _facts(request, bag, bag_error, allocation, second, now)
+        verdict = rules.evaluate(facts)
+        row = BedsideVerification(
+            uid=str(uuid.uuid4()),
+            attempted_at=now,
+            first_verifier_id=user.id,
+            second_verifier_id=second_user.id if _accepted(verdict, "second_verifier") else None,
+            wristband_scan=_text(request.recipient)[:MAX_STORED_SCAN],
+            bag_scan=_text(request.bag)[:MAX_STORED_SCAN],
+            bag_id=bag.id if bag else None,
+            recipient_id=allocation.recipient_id if allocation else None,
+            allocation_id=allocation.id if allocation else None,
+            infusion_number=allocation.infusion_number if allocation else None,
+            passed=verdict.passed,
+            checks=json.dumps([_check_dict(c) for c in verdict.checks]),
+            station=(request.station or "")[:64] or None,
+        )
+        # The audit entries say what happened, not only that something did.
+        with acting_as(user.username, reason=_audit_reason(verdict)):
+            db.session.add(row)
+            if verdict.passed:
+                _move_to_verified(bag, row, user, second_user, request, now)
+            db.session.flush()
+        result = verification_result(row, verdict, now)
+    return result
+
+
+def _accepted(verdict: rules.Verdict, name: str) -> bool:
+    return next(c for c in verdict.checks if c.check == name).passed
+
+
+def _second_verifier(
+    user: User, given: Credentials | None
+) -> tuple[rules.SecondVerifierFacts, User | None]:
+    """Check the second nurse's own credentials, before the verification's transaction.
+
+    A wrong password is committed as a failed sign-in (21 CFR 11.300(d)); the caller's own
+    username is never checked, so one nurse cannot stand in for two.
+    """
+    if given is None or not given.username.strip():
+        return rules.SecondVerifierFacts(), None
+    username = given.username.strip().lower()
+    if username == user.username:
+        return rules.SecondVerifierFacts(username=username, same_person=True), None
+    try:
+        second = authenticate(
+            username, given.password, current_app.config.get("CUSTODY_MAX_FAILED_LOGINS", 5)
+        )
+    except AuthenticationFailed as refused:
+        db.session.rollback()
+        return rules.SecondVerifierFacts(
+            username=username, credential_problem=refused.message
+        ), None
+    facts = rules.SecondVerifierFacts(
+        username=second.username, full_name=second.full_name, role=second.role.value
+    )
+    # End the sign-in's transaction: its row lock must not be held through the verification.
+    db.session.commit()
+    return facts, second
+
+
+def _text(raw: object) -> str:
+    return raw if isinstance(raw, str) else ""
+
+
+def _scanned_bag(raw: object) -> tuple[Bag | None, str | None]:
+    """The scanned bag, locked; or why the scan names no usable bag (a recorded stop)."""
+    try:
+        bag, _ = bag_from_scan(_text(raw), lock=True)
+    except DomainError as unusable:  # unreadable, not a bag, unknown: a recorded stop
+        return None, unusable.message
+    return bag, None
+
+
+def _facts(request, bag, bag_error, allocation, second, now) -> rules.BedsideFacts:
+    try:
+        band = read_wristband(request.recipient)
+        wristband, wristband_error = (
+            rules.WristbandFacts(band.patient_number, band.birth_date),
+            None,
+        )
+    except DomainError as unreadable:
+        wristband, wristband_error = None, unreadable.message
+    thaw = thaw_of(bag) if bag else None
+    return rules.BedsideFacts(
+        now=now,
+        wristband=wristband,
+        wristband_error=wristband_error,
+        bag=_bag_facts(bag) if bag else None,
+        bag_error=bag_error,
+        recipient=_recipient_facts(allocation.recipient) if allocation else None,
+        allocation=_allocation_facts(allocation) if allocation else None,
+        thaw=rules.ThawFacts(thaw.started_at, thaw.ended_at, thaw.use_by) if thaw else None,
+        warnings_acknowledged=request.warnings_acknowledged is True,
+        second_verifier=second,
+        zone=site_zone(),
+    )
+
+
+def _allocation_facts(allocation: Allocation) -> rules.AllocationFacts:
+    level = (
+        db.session.get(DoseLevel, allocation.dose_level_id) if allocation.dose_level_id else None
+    )
+    return rules.AllocationFacts(
+        allocation.infusion_number, allocation.dose_level_id, level.code if level else None
+    )
+
+
+def _bag_facts(bag: Bag) -> rules.BagFacts:
+    lot = bag.lot
+    holds, why = release_holds(lot)
+    sites = db.session.scalars(
+        select(Shipment.destination_site)
+        .join(ShipmentItem, ShipmentItem.shipment_id == Shipment.id)
+        .where(ShipmentItem.bag_id == bag.id, ShipmentItem.received_at.is_not(None))
+    ).all()
+    infused = db.session.scalar(select(Infusion.id).where(Infusion.bag_id == bag.id))
+    return rules.BagFacts(
+        code=bag.code,
+        status=bag.status.value,
+        expires_at=bag.expires_at,
+        lot_number=lot.lot_number,
+        lot_disposition=lot.disposition.value,
+        release_holds=holds,
+        release_why=why,
+        determination=lot_determinations({lot.id})[lot.id],
+        received_at_sites=tuple(dict.fromkeys(sites)),
+        has_infusion=infused is not None,
+        recall=active_recall_codes(lot.id),
+    )
+
+
+def _recipient_facts(recipient: Recipient) -> rules.RecipientFacts:
+    given = db.session.scalars(
+        select(Infusion.infusion_number).where(Infusion.recipient_id == recipient.id)
+    ).all()
+    return rules.RecipientFacts(
+        subject_id=recipient.subject_id,
+        name=recipient.name,
+        hospital_record_number=recipient.hospital_record_number,
+        birth_date=recipient.birth_date,
+        status=recipient.status.value,
+        site=recipient.site,
+        dose_level_id=recipient.dose_level_id,
+        dose_level_code=recipient.dose_level.code if recipient.dose_level else None,
+        infusions_given=frozenset(given),
+        second_infusion_ordered=recipient.second_infusion_ordered,
+    )
+
+
+def _move_to_verified(bag, row, user, second, request, now) -> None:
+    move_bag(
+        bag,
+        "verify",
+        user,
+        now,
+        raw_scan=row.bag_scan,
+        station=row.station,
+        notes=(
+            f"Two-person bedside verification {row.uid}: {user.full_name} with "
+            f"{second.full_name} ({second.username}), infusion {row.infusion_number}."
+        ),
+    )
+
+
+def _audit_reason(verdict: rules.Verdict) -> str:
+    if verdict.outcome == rules.STOPPED:
+        return f"bedside verification stopped: {verdict.stop_reason}"
+    if verdict.outcome == rules.INCOMPLETE:
+        missing = [c.check for c in verdict.checks if not c.passed]
+        return f"bedside verification incomplete: {', '.join(missing)}"
+    return "bedside verification passed"
+
+
+def _check_dict(check: rules.Check) -> dict[str, Any]:
+    return {"check": check.check, "passed": check.passed, "message": check.message}
+
+
+# --- reading a verification back ------------------------------------------------------------
+
+
+def get_verification(uid: str) -> VerificationResult:
+    row = db.session.scalar(select(BedsideVerification).where(BedsideVerification.uid == uid))
+    if row is None:
+        raise NotFound(f"No bedside verification {uid} is recorded.", verification=uid)
+    checks = tuple(rules.Check(**c) for c in json.loads(row.checks))
+    verdict = rules.Verdict(checks, *rules.outcome_of(checks), ())
+    return verification_result(row, verdict, utcnow())
+
+
+def verification_result(
+    row: BedsideVerification, verdict: rules.Verdict, now: datetime
+) -> VerificationResult:
+    """The answer the bedside page shows: checks, the allocated recipient, the bag, the clock."""
+    bag = db.session.get(Bag, row.bag_id) if row.bag_id else None
+    recipient = db.session.get(Recipient, row.recipient_id) if row.recipient_id else None
+    thaw = thaw_of(bag) if bag else None
+    warnings = list(verdict.warnings)
+    if bag is not None and not warnings:  # read back: the statements as the lot has them now
+        warnings = eligibility.warnings_for(lot_determinations({bag.lot_id})[bag.lot_id])
+    second = db.session.get(User, row.second_verifier_id) if row.second_verifier_id else None
+    allocation = db.session.get(Allocation, row.allocation_id) if row.allocation_id else None
+    return VerificationResult(
+        uid=row.uid,
+        passed=row.passed,
+        outcome=verdict.outcome,
+        stop_reason=verdict.stop_reason,
+        checks=[_check_dict(c) for c in verdict.checks],
+        bag=_bag_brief(bag) if bag else None,
+        recipient=_recipient_brief(recipient) if recipient else None,
+        infusion_number=row.infusion_number,
+        thaw=_thaw_brief(thaw, now) if thaw else None,
+        warnings=warnings,
+        attempted_at=row.attempted_at,
+        first_verifier=db.session.get(User, row.first_verifier_id).full_name,
+        second_verifier=second.full_name if second else None,
+        station=row.station,
+        volume_to_infuse_ml=allocation.volume_to_infuse_ml if allocation else None,
+    )
+
+
+def _bag_brief(bag: Bag) -> dict[str, Any]:
+    return {
+        "code": bag.code,
+        "din": bag.din,
+        "product_code": bag.product_code,
+        "lot": bag.lot.lot_number,
+        "status": bag.status.value,
+    }
+
+
+def _recipient_brief(recipient: Recipient) -> dict[str, Any]:
+    return {
+        "subject_id": recipient.subject_id,
+        "name": recipient.name,
+        "birth_date": recipient.birth_date,
+        "hospital_record_number": recipient.hospital_record_number,
+    }
+
+
+def _thaw_brief(thaw, now) -> dict[str, Any]:
+    return {
+        "ended_at": thaw.ended_at,
+        "use_by": thaw.use_by,
+        "seconds_left": seconds_left(thaw, now),
+    }
