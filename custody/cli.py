@@ -213,9 +213,10 @@ def demo_command(scale: int, seed: int, if_empty: bool) -> None:
 @click.option("--workers", default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")), type=int)
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (a production WSGI server)."""
+    from custody import create_app
     from custody.server import serve
 
-    serve(host, port, workers)
+    serve(create_app, host, port, workers)
 
 
 if __name__ == "__main__":

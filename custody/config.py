@@ -82,7 +82,7 @@ def _from_environment(instance_path: str) -> dict:
         # unset means the built-in list of the donor service.
         **_env_present("CUSTODY_DONOR_TESTS"),
         # Base URI of the tracker's own FHIR code and identifier systems; unset means the
-        # placeholder of services/traceability/fhir.py, which a site must replace with a URI it controls.
+        # placeholder of services/traceability/fhir.py, which a site must replace.
         **_env_present("CUSTODY_FHIR_SYSTEM_BASE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -8,13 +8,16 @@ would hold the write lock for good.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: dict, app_factory: Callable[[], Flask]) -> None:
         self._options = options
+        self._app_factory = app_factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,12 +25,11 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from custody import create_app
-
-        return create_app()
+        return self._app_factory()
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(app_factory: Callable[[], Flask], host: str, port: int, workers: int) -> None:
+    """Serve apps made by `app_factory` (`create_app`, handed in by the CLI, which sits above)."""
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -36,4 +38,4 @@ def serve(host: str, port: int, workers: int) -> None:
         "preload_app": False,
         "control_socket_disable": True,
     }
-    _Gunicorn(options).run()
+    _Gunicorn(options, app_factory).run()

@@ -17,15 +17,14 @@ from custody.schemas.collections import (
 )
 from custody.services.bags.queries import bag_detail, list_lots, lot_detail, lot_determinations
 from custody.services.bags.queries import bag_summary as _bag_summary
-from custody.services.manufacturing.divisions import BagSpec, SplitRequest, fill_bags, split_bag
-from custody.services.manufacturing.lots import (
-    LotRequest,
+from custody.services.manufacturing.batch_record import (
     MaterialRequest,
     StepRequest,
-    create_lot,
     record_step,
     step_summary,
 )
+from custody.services.manufacturing.divisions import BagSpec, SplitRequest, fill_bags, split_bag
+from custody.services.manufacturing.lots import LotRequest, create_lot
 from custody.services.quality.queries import with_release, with_releases
 
 PREFIX = "/lots"

@@ -35,11 +35,10 @@ from custody.documents.pdf_layout import (
     cells,
     document,
     grid,
-    local_time,
     paragraph,
     register_fonts,
-    zone_named,
 )
+from custody.domain.time_zones import local_time, zone_named
 
 TITLE = "Certificate of Analysis and Release"
 KEY_VALUE_STYLE = [

@@ -21,7 +21,6 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -39,15 +38,12 @@ from custody.documents.pdf_layout import (
     cells,
     document,
     grid,
-    local_time,
     paragraph,
     register_fonts,
-    zone_named,
 )
+from custody.domain.custody_timeline import Step, Timeline
 from custody.domain.isbt128 import check_character
-
-if TYPE_CHECKING:  # the timeline is a read model of the services; this module only prints it
-    from custody.services.traceability.timeline import Step, Timeline
+from custody.domain.time_zones import local_time, zone_named
 
 TITLE = "Chain of Identity and Chain of Custody Report"
 # Vera, the documents' font, has no "→" (it would print as an empty box); "->" reads the same.

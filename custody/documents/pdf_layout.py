@@ -10,9 +10,7 @@ markup and drops the text.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -23,7 +21,6 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
 
-from custody.domain.errors import ValidationFailed
 from custody.domain.isbt128 import eye_readable_din
 
 FONT, BOLD, MONO = "CertificateSans", "CertificateSans-Bold", "Courier"
@@ -174,27 +171,6 @@ def register_fonts() -> None:
     pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
     pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
-
-
-def zone_named(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(
-            f"{name!r} is not a known time zone; set the facility time zone to an IANA name "
-            "such as 'Europe/London' before printing the certificate.",
-            field="timezone",
-        ) from exc
-
-
-def local_time(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
-    """Local date and 24-hour time with the zone's abbreviation: '2026-03-14 09:30 GMT'."""
-    if moment is None:
-        return "Not recorded"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
 
 
 def document(out, title: str, subject: str, pagesize=A4, **kwargs) -> SimpleDocTemplate:

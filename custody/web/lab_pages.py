@@ -16,15 +16,16 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from custody.auth import check_role
-from custody.documents.pdf_layout import zone_named
 from custody.domain import isbt128
+from custody.domain.custody_timeline import ALERT, WARNING, Step, Timeline
 from custody.domain.errors import NotFound
+from custody.domain.time_zones import zone_named
 from custody.models.accounts import Role
 from custody.services.bags.lookup import bag_by_code
 from custody.services.bags.queries import bag_detail
 from custody.services.bags.recall_status import active_recall_codes
 from custody.services.labelling.prints import PRINTERS
-from custody.services.traceability.timeline import ALERT, WARNING, Step, Timeline, vein_to_vein
+from custody.services.traceability.timeline import vein_to_vein
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")

@@ -16,8 +16,8 @@ import pypdf
 import pytest
 
 from custody.documents.custody_report import ReportContext, render_custody_report
+from custody.domain.custody_timeline import Flag, IdentityLink, Step, Timeline
 from custody.domain.isbt128 import check_character, eye_readable_din
-from custody.services.traceability.timeline import Flag, IdentityLink, Step, Timeline
 from tests.api.responses import error
 from tests.services.test_custody_timeline import DEVIATION, PEAK_C, infused_journey
 

@@ -20,8 +20,8 @@ from custody.models import Donation, Infusion, Lot
 from custody.services.collection import donations as coll
 from custody.services.collection import donors
 from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import batch_record
 from custody.services.manufacturing import divisions as div
-from custody.services.manufacturing import lots as mfg
 from tests.services.test_manufacturing import _lot, _received, _spec
 
 # Infusions two weeks and one week ago: every time the services check is in the past.
@@ -111,14 +111,14 @@ def _donor_code(din: str) -> str:
 
 def _batch_record(tech, lot_number: str, *materials) -> None:
     """Two steps, the first material used in both: a lot names a reagent lot once."""
-    used = [mfg.MaterialRequest(*m) for m in materials]
+    used = [batch_record.MaterialRequest(*m) for m in materials]
     for day, step in enumerate(("Expansion day 0", "Expansion day 7")):
-        request = mfg.StepRequest(
+        request = batch_record.StepRequest(
             step=step,
             started_at=datetime.now(UTC) - timedelta(hours=4 - day),
             materials=used if day == 0 else used[:1],
         )
-        mfg.record_step(tech, lot_number, request)
+        batch_record.record_step(tech, lot_number, request)
 
 
 def _release(*lots: Lot) -> None:

@@ -34,6 +34,7 @@ from custody.services.collection import donations as coll
 from custody.services.collection import donors
 from custody.services.core.audit_trail import acting_as
 from custody.services.core.site import site_zone
+from custody.services.manufacturing import batch_record
 from custody.services.manufacturing import divisions as div
 from custody.services.manufacturing import lots as mfg
 from custody.services.quality.results import ResultRequest, correct_result
@@ -93,18 +94,20 @@ def infused_journey(make, quality, clinic, make_lot) -> Journey:
     lot = mfg.create_lot(
         tech, mfg.LotRequest([din], "D0001", expires_at=utcnow() + timedelta(days=300)), "W9999"
     ).lot_number
-    reagent = mfg.MaterialRequest("reagent", "IL-2", "IL2-2604")
-    mfg.record_step(
+    reagent = batch_record.MaterialRequest("reagent", "IL-2", "IL2-2604")
+    batch_record.record_step(
         tech,
         lot,
-        mfg.StepRequest(
+        batch_record.StepRequest(
             "NK expansion start", utcnow(), equipment="BSC-02 cabinet", materials=[reagent]
         ),
     )
-    mfg.record_step(
+    batch_record.record_step(
         tech,
         lot,
-        mfg.StepRequest("CAR transduction", utcnow(), deviation=True, deviation_reason=DEVIATION),
+        batch_record.StepRequest(
+            "CAR transduction", utcnow(), deviation=True, deviation_reason=DEVIATION
+        ),
     )
     (bag,) = div.fill_bags(tech, lot, [div.BagSpec(20.0, 1.5e9, 1.2e9, dose_level="DL2")])
     code = bag.code
@@ -461,11 +464,11 @@ def test_a_deviation_is_flagged_on_its_manufacturing_step(app, make, make_lot):
     tech = make.user("technician", name="Tess Okafor")
     lot = make_lot(bags=1)
     started = utcnow() - timedelta(hours=3)
-    mfg.record_step(tech, lot.lot_number, mfg.StepRequest("Harvest", started))
-    mfg.record_step(
+    batch_record.record_step(tech, lot.lot_number, batch_record.StepRequest("Harvest", started))
+    batch_record.record_step(
         tech,
         lot.lot_number,
-        mfg.StepRequest(
+        batch_record.StepRequest(
             "Formulation",
             started + timedelta(hours=1),
             deviation=True,

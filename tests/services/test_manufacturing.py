@@ -25,6 +25,7 @@ from custody.services.bags.scans import ScanRequest, scan
 from custody.services.collection import donations as coll
 from custody.services.collection import donors
 from custody.services.core.audit_trail import acting_as
+from custody.services.manufacturing import batch_record
 from custody.services.manufacturing import divisions as div
 from custody.services.manufacturing import lots as mfg
 from tests.races import race
@@ -135,25 +136,25 @@ def test_batch_steps_are_numbered_with_operator_and_materials(make):
     operator = make.user("technician", name="Olga Operator")
     lot = _lot(tech)
     start = utcnow() - timedelta(hours=4)
-    first = mfg.record_step(
+    first = batch_record.record_step(
         tech,
         lot.lot_number,
-        mfg.StepRequest(
+        batch_record.StepRequest(
             step="NK isolation",
             started_at=start,
             ended_at=start + timedelta(hours=1),
             operator=operator.username,
             equipment="CliniMACS Prodigy #2",
             materials=(
-                mfg.MaterialRequest("reagent", "CD56 beads", "R-1001"),
-                mfg.MaterialRequest("vector", "CD33 CAR lentivirus", "V-77"),
+                batch_record.MaterialRequest("reagent", "CD56 beads", "R-1001"),
+                batch_record.MaterialRequest("vector", "CD33 CAR lentivirus", "V-77"),
             ),
         ),
     )
-    second = mfg.record_step(
+    second = batch_record.record_step(
         tech,
         lot.lot_number,
-        mfg.StepRequest(
+        batch_record.StepRequest(
             step="Transduction",
             started_at=start + timedelta(hours=2),
             deviation=True,
@@ -161,7 +162,7 @@ def test_batch_steps_are_numbered_with_operator_and_materials(make):
         ),
     )
     assert (first.sequence, second.sequence) == (1, 2)
-    steps = mfg.step_summary(first), mfg.step_summary(second)
+    steps = batch_record.step_summary(first), batch_record.step_summary(second)
     assert steps[0]["operator"] == "Olga Operator"
     assert steps[1]["operator_username"] == tech.username
     assert {m["lot_number"] for m in steps[0]["materials"]} == {"R-1001", "V-77"}
@@ -178,7 +179,7 @@ def test_batch_steps_are_numbered_with_operator_and_materials(make):
         ({"ended_at_offset": -1}, "end must come after its start"),
         ({"ended_at_offset": 0}, "end must come after its start"),
         ({"operator": "nobody"}, "No active user"),
-        ({"materials": (mfg.MaterialRequest("reagent", "beads", " "),)}, "lot number"),
+        ({"materials": (batch_record.MaterialRequest("reagent", "beads", " "),)}, "lot number"),
         ({"step": "  "}, "Name the step"),
     ],
 )
@@ -189,18 +190,20 @@ def test_a_step_that_cannot_be_right_is_refused(make, changes, words):
     offset = changes.pop("ended_at_offset", None)
     if offset is not None:
         changes["ended_at"] = start + timedelta(minutes=offset)
-    request = mfg.StepRequest(**({"step": "Expansion", "started_at": start} | changes))
+    request = batch_record.StepRequest(**({"step": "Expansion", "started_at": start} | changes))
     with pytest.raises(ValidationFailed, match=words):
-        mfg.record_step(tech, lot.lot_number, request)
+        batch_record.record_step(tech, lot.lot_number, request)
     assert lot_detail(lot.lot_number)["steps"] == []
 
 
 def test_a_nurse_is_not_a_manufacturing_operator(make):
     tech, nurse = make.user("technician"), make.user("nurse")
     lot = _lot(tech)
-    request = mfg.StepRequest("Expansion", utcnow() - timedelta(hours=1), operator=nurse.username)
+    request = batch_record.StepRequest(
+        "Expansion", utcnow() - timedelta(hours=1), operator=nurse.username
+    )
     with pytest.raises(ValidationFailed, match="technician"):
-        mfg.record_step(tech, lot.lot_number, request)
+        batch_record.record_step(tech, lot.lot_number, request)
 
 
 def test_filled_bags_get_their_identity_and_a_fill_event(make):
@@ -254,7 +257,7 @@ def test_bags_are_filled_only_into_a_lot_in_quarantine(make):
     with pytest.raises(IllegalTransition, match="is released"):
         div.fill_bags(tech, lot.lot_number, [_spec()])
     with pytest.raises(IllegalTransition, match="is released"):
-        mfg.record_step(tech, lot.lot_number, mfg.StepRequest("Late", utcnow()))
+        batch_record.record_step(tech, lot.lot_number, batch_record.StepRequest("Late", utcnow()))
 
 
 def test_a_lot_holds_26_first_level_divisions(make):

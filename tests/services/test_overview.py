@@ -15,7 +15,7 @@ from custody.services.bags import shipping
 from custody.services.bags.scans import ScanRequest, scan
 from custody.services.clinic.recipients import site_today
 from custody.services.core.audit_trail import acting_as
-from custody.services.manufacturing import lots
+from custody.services.manufacturing import batch_record
 from custody.services.quality.alerts import acknowledge_alert
 from custody.services.quality.results import ResultRequest, enter_result
 from custody.services.traceability.overview import LAB_OUT_OF_STORAGE, overview
@@ -65,10 +65,10 @@ def warm_trip(tech, make_lot, hours_ago: float = 3, temperatures=WARM_TRIP):
 
 def deviating_lot(tech, make_lot, **lot_fields):
     lot = make_lot(**lot_fields)
-    lots.record_step(
+    batch_record.record_step(
         tech,
         lot.lot_number,
-        lots.StepRequest(
+        batch_record.StepRequest(
             "CAR transduction",
             utcnow() - timedelta(days=2),
             deviation=True,

@@ -21,7 +21,7 @@ from custody.extensions import db
 from custody.models import Allocation, Disposition, Lot, Recipient
 from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
-from custody.services.manufacturing.lots import StepRequest, record_step
+from custody.services.manufacturing.batch_record import StepRequest, record_step
 from custody.services.quality.results import ResultRequest, correct_result, enter_result
 from custody.web.qa_pages import signing_actions
 from tests.factories import PASSWORD

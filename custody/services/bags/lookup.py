@@ -1,4 +1,5 @@
-"""Finding what a scan names in the database, and describing a bag's situation and whereabouts.
+"""Finding what a scan or a code names in the database (a bag, a lot, a storage position, a
+shipment; locked when about to be written), and describing a bag's situation and whereabouts.
 
 Read-only helpers shared by the services that change bags and by the pages that show them.
 """
@@ -12,7 +13,7 @@ from custody.domain.bag_lifecycle import BagSituation
 from custody.domain.errors import InvalidBarcode, NotFound
 from custody.domain.scan_targets import ScanTarget, read_scan
 from custody.extensions import db
-from custody.models import Bag, CustodyEvent, Shipment, StorageLocation
+from custody.models import Bag, CustodyEvent, Lot, Shipment, StorageLocation
 from custody.models.base import utcnow
 from custody.services.bags.recall_status import active_recall_codes
 
@@ -55,6 +56,19 @@ def bag_by_code(code: str, *, lock: bool = False) -> Bag:
             bag=code,
         )
     return bag
+
+
+def locked_lot(lot_number: str) -> Lot:
+    """The lot, row-locked: every write to a lot or its bags takes this lock first."""
+    lot = db.session.scalar(
+        select(Lot)
+        .where(Lot.lot_number == lot_number)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if lot is None:
+        raise NotFound(f"No lot {lot_number} is known here.", lot=lot_number)
+    return lot
 
 
 def location_from_scan(raw: str) -> StorageLocation:

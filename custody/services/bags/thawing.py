@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custody.documents.pdf_layout import local_time
 from custody.domain.errors import IllegalTransition, NotFound, ValidationFailed
+from custody.domain.time_zones import local_time
 from custody.extensions import db
 from custody.models import Allocation, Bag, CustodyEvent, Thaw, Trial, User
 from custody.models.base import utcnow

@@ -18,9 +18,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from custody.documents.pdf_layout import local_time
 from custody.domain import schedule
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.time_zones import local_time
 from custody.extensions import db
 from custody.models import (
     Bag,

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from custody.documents.pdf_layout import zone_named
+from custody.domain.time_zones import zone_named
 
 
 def site_zone() -> ZoneInfo:

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from custody.documents.certificate import format_cells
-from custody.documents.pdf_layout import local_time
 from custody.domain import eligibility, isbt128
 from custody.domain.errors import LabelCannotPrint
 from custody.domain.scan_targets import bag_scan_data
+from custody.domain.time_zones import local_time
 from custody.extensions import db
 from custody.labels.catalogue import PURPOSES
 from custody.models import (

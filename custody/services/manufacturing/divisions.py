@@ -23,10 +23,10 @@ from custody.domain.scan_targets import bag_code
 from custody.extensions import db
 from custody.models import Bag, BagStatus, CustodyEvent, DoseLevel, Lot, User
 from custody.models.base import utcnow
-from custody.services.bags.lookup import situation
+from custody.services.bags.lookup import locked_lot, situation
 from custody.services.collection.donations import CELL_LAB
 from custody.services.core.transactions import write
-from custody.services.manufacturing.lots import COLLECTION_TYPE, in_quarantine, locked_lot
+from custody.services.manufacturing.lots import COLLECTION_TYPE, in_quarantine
 
 FIRST_LEVEL = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SECOND_LEVEL = FIRST_LEVEL.lower()

@@ -28,11 +28,11 @@ from custody.domain.release_rules import (
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, ReleaseDecision, User
 from custody.models.base import utcnow
+from custody.services.bags.lookup import locked_lot
 from custody.services.bags.queries import lot_determinations
 from custody.services.bags.recall_status import active_recall_codes
 from custody.services.core.signatures import check_signer, reauthenticate, sign
 from custody.services.core.transactions import write
-from custody.services.manufacturing.lots import locked_lot
 from custody.services.quality.certificates import CertificateContext, issue_certificate
 from custody.services.quality.lot_quality import (
     criteria_of,

@@ -19,8 +19,8 @@ from custody.domain.release_rules import Criterion, judge
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, User
 from custody.models.accounts import Role
+from custody.services.bags.lookup import locked_lot
 from custody.services.core.transactions import write
-from custody.services.manufacturing.lots import locked_lot
 from custody.services.quality.alerts import raise_alert
 from custody.services.quality.disposition import reopen_for_review
 from custody.services.quality.lot_quality import attach_specification, criteria_of, latest_decision

@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custody.documents.pdf_layout import local_time
 from custody.domain.errors import NotFound
+from custody.domain.time_zones import local_time
 from custody.extensions import db
 from custody.models import Allocation, Bag, BedsideVerification, Infusion, Recipient, User
 from custody.models.base import utcnow

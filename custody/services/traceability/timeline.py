@@ -18,83 +18,37 @@ shipped, nor yet infused or discarded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
 from flask import current_app
 
 from custody.documents.custody_report import ReportContext, render_custody_report
-from custody.documents.pdf_layout import local_time, zone_named
 from custody.domain import excursions, isbt128
 from custody.domain.bag_lifecycle import FINAL_STATES
+from custody.domain.custody_timeline import (
+    ALERT,
+    WARNING,
+    Flag,
+    IdentityLink,
+    Step,
+    Timeline,
+    din_words,
+    duration_words,
+)
+from custody.domain.time_zones import local_time, zone_named
 from custody.models import Bag, User
 from custody.models.base import utcnow
 from custody.services.bags.lookup import bag_by_code
 from custody.services.core.site import establishment, product_name, site_zone
 from custody.services.traceability.timeline_records import Records, load_records
-from custody.services.traceability.timeline_steps import (
-    ALERT,
-    FLAG_LABELS,
-    WARNING,
-    Flag,
-    IdentityLink,
-    Step,
-    din_words,
-    duration_words,
-    steps_of,
-)
+from custody.services.traceability.timeline_steps import steps_of
 
-__all__ = [
-    "ALERT",
-    "FLAG_LABELS",
-    "WARNING",
-    "Flag",
-    "IdentityLink",
-    "Step",
-    "Timeline",
-    "custody_report",
-    "din_words",
-    "duration_words",
-    "gap_limit",
-    "vein_to_vein",
-]
 GAP_SETTING = "CUSTODY_LOGGER_GAP_MINUTES"
 # Where custody is held after each action: in a storage position, in a shipment, or (None) in
 # someone's hands. Actions not listed leave it where it was.
 _HELD_AFTER = {"store": "storage", "move": "storage", "pack": "shipment"}
 _HELD_AFTER |= {"retrieve": None, "receive": None, "unpack": None, "discard": None}
-
-
-@dataclass
-class Timeline:
-    bag: str
-    din: str
-    check_character: str
-    product_code: str
-    division: str
-    status: str
-    lot: str
-    disposition: str
-    recipient: str | None
-    parent: str | None
-    identity: list[IdentityLink]
-    steps: list[Step]
-    release: dict[str, Any] | None  # QA's latest signed decision, with whether it still holds
-    gap_limit: timedelta
-    zone: str  # the site's IANA zone, in which local times are shown
-    as_of: datetime
-
-    @property
-    def flags(self) -> list[tuple[Step, Flag]]:
-        """Every flag with the step it belongs to, in the order of the steps."""
-        return [(step, flag) for step in self.steps for flag in step.flags]
-
-    @property
-    def has_custody(self) -> bool:
-        """Whether any record says where the bag itself was (a new bag has none yet)."""
-        return any(step.custody for step in self.steps)
 
 
 def gap_limit() -> timedelta:

@@ -11,29 +11,15 @@ order things happen to a product.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from custody.documents.pdf_layout import local_time
-from custody.domain import isbt128
+from custody.domain.custody_timeline import ALERT, WARNING, Flag, Step, din_words, duration_words
+from custody.domain.time_zones import local_time
 from custody.models import Allocation, CustodyEvent, User
 from custody.services.collection.donations import CELL_LAB
 from custody.services.core.site import site_zone
 from custody.services.traceability.timeline_records import Records
 
-ALERT, WARNING = "alert", "warning"
-# A flag's name as pages and the report print it before its words: never colour alone.
-FLAG_LABELS = {
-    "gap": "GAP IN CUSTODY",
-    "excursion": "TEMPERATURE EXCURSION",
-    "logger_gap": "LOGGER GAP",
-    "no_logger": "NO TEMPERATURE LOG",
-    "deviation": "DEVIATION",
-    "signature": "SIGNATURE NO LONGER HOLDS",
-    "conditional_release": "CONDITIONAL RELEASE",
-    "verification": "VERIFICATION STOPPED",
-}
 _RANK = {"collection": 0, "lab_receipt": 1, "manufacturing": 2, "custody": 3, "release": 4}
 _RANK |= {"allocation": 5, "thaw": 6, "verification": 7, "infusion": 8}
 LAB = CELL_LAB.capitalize()
@@ -74,61 +60,6 @@ _KINDS = {"thaw_start": "thaw", "thaw": "thaw", "verify": "verification", "infus
 _KINDS |= {"allocate": "allocation", "deallocate": "allocation"}
 
 
-@dataclass(frozen=True)
-class Flag:
-    """Something a reviewer must look at, in words; `label` names it before the words."""
-
-    kind: str
-    severity: str  # ALERT (red) or WARNING (amber)
-    words: str
-    start: datetime | None = None
-    end: datetime | None = None
-
-    @property
-    def label(self) -> str:
-        return FLAG_LABELS[self.kind]
-
-
-@dataclass
-class Step:
-    """One step of the bag's story. `custody` steps say where the bag was and who held it;
-    the others (collection, manufacturing, QA, allocation) are the record around it."""
-
-    kind: str
-    action: str
-    title: str
-    at: datetime
-    place: str | None = None
-    person: str | None = None
-    temperature_c: float | None = None
-    details: list[tuple[str, str]] = field(default_factory=list)
-    flags: list[Flag] = field(default_factory=list)
-    zone: str | None = None  # IANA zone of the local time shown, when not the site's
-    bag: str | None = None  # the parent bag's code, for its steps before the division
-    shipment: str | None = None
-    custody: bool = False
-    event: dict[str, Any] | None = None  # a custody event's transition, scan, station ...
-    since_previous: timedelta | None = None
-
-    @property
-    def since_words(self) -> str | None:
-        """The time since the step before, in words ("2 h 05 min")."""
-        if self.since_previous is None:
-            return None
-        return duration_words(self.since_previous.total_seconds())
-
-
-@dataclass(frozen=True)
-class IdentityLink:
-    """One link of the chain of identity: donor, donation, lot, parent bag, bag, recipient."""
-
-    role: str
-    label: str
-    value: str
-    note: str = ""
-    din: str | None = None  # the 13-character DIN where the link carries one (printed with K)
-
-
 def steps_of(r: Records) -> list[Step]:
     steps = [
         *_collection_steps(r),
@@ -139,28 +70,6 @@ def steps_of(r: Records) -> list[Step]:
     ]
     order = {id(step): n for n, step in enumerate(steps)}
     return sorted(steps, key=lambda s: (s.at, _RANK[s.kind], order[id(s)]))
-
-
-def duration_words(seconds: float | None) -> str | None:
-    """A duration as people read it at a glance: "2 d 3 h 00 min", "1 h 05 min", "7 min 05 s"."""
-    if seconds is None:
-        return None
-    total = round(seconds)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h {minutes:02d} min"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
-def din_words(din: str) -> str:
-    """The DIN eye-readable with its keyboard check character K: "W9999 26 000001 [A]"."""
-    return f"{isbt128.eye_readable_din(din)} [{isbt128.check_character(din)}]"
 
 
 # --- the steps, record by record --------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""The site's clock: IANA zones by name, and a moment as local people read it.
+
+Labels, certificates, reports, pages and the services all print local time the same way, so
+the one helper lives here, below all of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from custody.domain.errors import ValidationFailed
+
+
+def zone_named(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed(
+            f"{name!r} is not a known time zone; set the facility time zone to an IANA name "
+            "such as 'Europe/London' before printing the certificate.",
+            field="timezone",
+        ) from exc
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
+    """Local date and 24-hour time with the zone's abbreviation: '2026-03-14 09:30 GMT'."""
+    if moment is None:
+        return "Not recorded"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
