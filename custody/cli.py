@@ -1,32 +1,59 @@
-"""The `custody` command: a Flask CLI group (`custody db upgrade` comes from Flask-Migrate)."""
+"""The `custody` command: a Flask CLI group (`custody db upgrade` comes from Flask-Migrate).
+
+Commands that work on records run inside an app (its settings checked first); `isbt128` and
+`serve` do not need one, so they never build an app nor connect to a database. Whatever goes
+wrong at start-up (a bad setting, a database that does not answer or is not migrated) ends in
+one line on standard error and exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
+from custody.config import SettingsError, load_settings
+from custody.database import DatabaseNotReady, check_database, database_problem
 from custody.domain.errors import DomainError
 
 
 def _create_app(*_args) -> Flask:
     from custody import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingsError as problem:
+        # Stop here: Flask would print a traceback for an app that cannot be built.
+        _stop(str(problem))
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
+def custody_command() -> None:
     """Custody tracker: chain of identity and custody for cell-therapy products."""
 
 
+def main() -> None:
+    """The console script: the click group, with start-up problems said in one line each."""
+    try:
+        custody_command.main(prog_name="custody")
+    except (SettingsError, DatabaseNotReady) as problem:
+        _stop(str(problem))
+    except DBAPIError as error:
+        _stop(database_problem(error, load_settings().database_url))
+
+
+def _stop(message: str) -> None:
+    for line in message.splitlines():
+        click.echo(f"error: {line}", err=True)
+    sys.exit(2)
+
+
 def register(app: Flask) -> None:
-    commands = (user_group, audit_group, labels_group, isbt128_group, demo_command, serve_command)
-    for command in commands:
+    for command in (user_group, audit_group, labels_group, demo_command):
         app.cli.add_command(command)
 
 
@@ -146,7 +173,9 @@ def labels_check() -> None:
 # --- ISBT 128 ----------------------------------------------------------------------------
 
 
-@click.group("isbt128", help="Check DINs and parse scanned ISBT 128 data.")
+@custody_command.group(
+    "isbt128", cls=click.Group, help="Check DINs and parse scanned ISBT 128 data."
+)
 def isbt128_group() -> None:
     pass
 
@@ -200,23 +229,19 @@ def demo_command(scale: int, seed: int, if_empty: bool) -> None:
         click.echo(f"  {username:<12} {role.value:<11} {name}")
 
 
-@click.command("serve")
-@click.option(
-    "--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1"
-)
-@click.option(
-    "--port",
-    default=lambda: int(os.environ.get("PORT", "5000")),
-    type=int,
-    show_default="PORT or 5000",
-)
-@click.option("--workers", default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")), type=int)
-def serve_command(host: str, port: int, workers: int) -> None:
-    """Serve the app with gunicorn (a production WSGI server)."""
+@custody_command.command("serve", with_appcontext=False)
+@click.option("--host", help="Address to listen on (default: HOST, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Default: PORT, else 5000.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Default: WEB_CONCURRENCY, else 2.")
+def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the app with gunicorn (a production WSGI server), once its settings hold and its
+    database answers at the migrations' head."""
     from custody import create_app
     from custody.server import serve
 
-    serve(create_app, host, port, workers)
+    settings = load_settings()
+    check_database(settings.database_url)
+    serve(create_app, host or settings.host, port or settings.port, workers or settings.workers)
 
 
 if __name__ == "__main__":

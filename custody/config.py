@@ -1,112 +1,368 @@
-"""Settings, read from the environment when the app is created (never at import time).
+"""Settings: one typed, frozen object, read from the environment when the app is created.
 
-Every trial- or site-specific value (the facility's FIN, time zone, lockout threshold) is a
-setting, not code: DOMAIN.md asks that protocol and facility values be configuration.
+Every trial- or site-specific value (the facility's FIN, its time zone, the lockout threshold)
+is a setting, not code (DOMAIN.md). Each variable is read here and only here, with its one
+default, and checked before anything starts: a bad value stops `custody serve` or
+`custody db upgrade` with one line that names the variable, says what is wrong and gives an
+example, instead of a 500 on every request later. Services read the object through
+`settings()`; nothing else reads `os.environ` or the Flask config for these values.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from custody.domain import isbt128
+from custody.domain.errors import DomainError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = PROJECT_ROOT / "instance"
+MIGRATIONS = PROJECT_ROOT / "migrations"
+# The label templates the project ships (labels/*.toml); CUSTODY_LABEL_TEMPLATES may name others.
+SHIPPED_LABEL_TEMPLATES = PROJECT_ROOT / "labels"
+EXTENSION_KEY = "custody.settings"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+@dataclass(frozen=True)
+class Settings:
+    """What the services, pages and the server may ask of the installation."""
+
+    database_url: str
+    secret_key: str
+    # ISBT 128 facility identification number, assigned to the site by ICCBBA.
+    fin: str
+    # The facility's product description code for the CAR-NK product (ICCBBA-licensed codes
+    # are configured by each site, never shipped); D0001 is a local, made-up code.
+    product_description_code: str
+    facility_name: str
+    facility_address: str
+    time_zone: ZoneInfo
+    # 21 CFR 11.300(d): attempts at misuse are detected; this many failures lock the account.
+    max_failed_logins: int
+    # Segregation of duties at release: whoever entered one of a lot's QC results may not
+    # sign its release (off only where a site's SOP allows one person to do both).
+    release_segregation: bool
+    product_name: str
+    # Shards of the audit hash chain: writers to different shards never wait for each other.
+    audit_shards: int
+    # Logger readings (and custody records) further apart than this are reported as a gap.
+    logger_gap: timedelta
+    # A passed bedside verification covers an infusion started within this long:
+    # "immediately before administration" (FACT-JACIE), not a check done hours earlier.
+    verification_valid_minutes: int
+    # Infectious-disease tests an "eligible" donor determination needs.
+    donor_tests: tuple[str, ...]
+    label_templates: Path
+    # Base URI of the tracker's own FHIR code and identifier systems.
+    fhir_system_base: str
+    # Dots per mm of the Zebra printers ZPL is made for: 12 = 300 dpi, 8 = 203 dpi.
+    label_printer_dpmm: int
+    secure_cookies: bool
+    host: str
+    port: int
+    workers: int
+
+    def flask_config(self) -> dict[str, Any]:
+        """The Flask and extension settings that follow from these."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "WTF_CSRF_TIME_LIMIT": None,
+            # flask-smorest / OpenAPI
+            "API_TITLE": "Custody tracker API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+        }
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+class SettingsError(Exception):
+    """One or more variables that cannot be used; each line names one and says why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
-def _env_present(name: str) -> dict:
-    """The variable as a setting only when it is set, so the code's own default applies."""
-    raw = os.environ.get(name)
-    return {name: raw} if raw else {}
+def settings() -> Settings:
+    """The settings of the app handling this request or command: the one accessor."""
+    return current_app.extensions[EXTENSION_KEY]
 
 
-def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
-    """Settings from CUSTODY_* environment variables and safe defaults, then `overrides`."""
-    overrides = overrides or {}
-    settings = _from_environment(instance_path)
-    settings.update(overrides)
-    if not settings.get("SECRET_KEY"):
-        settings["SECRET_KEY"] = _instance_secret(instance_path)
-    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
-        Path(instance_path).mkdir(parents=True, exist_ok=True)
-    return settings
+# --- how each variable is read -------------------------------------------------------------
 
 
-def _from_environment(instance_path: str) -> dict:
-    default_db = f"sqlite:///{Path(instance_path) / 'custody.sqlite3'}"
-    return {
-        "SECRET_KEY": os.environ.get("CUSTODY_SECRET_KEY"),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("CUSTODY_DATABASE_URL", default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # ISBT 128 facility identification number, assigned to the site by ICCBBA.
-        "CUSTODY_FIN": os.environ.get("CUSTODY_FIN", "W9999"),
-        # The facility's product description code for the CAR-NK product (ICCBBA-licensed codes
-        # are configured by each site, never shipped); D0001 is a local, made-up code.
-        "CUSTODY_PRODUCT_DESCRIPTION_CODE": os.environ.get(
-            "CUSTODY_PRODUCT_DESCRIPTION_CODE", "D0001"
-        ),
-        "CUSTODY_FACILITY_NAME": os.environ.get(
-            "CUSTODY_FACILITY_NAME", "Demonstration Cell Therapy Facility"
-        ),
-        "CUSTODY_FACILITY_ADDRESS": os.environ.get(
-            "CUSTODY_FACILITY_ADDRESS", "1 Example Way, Springfield, USA"
-        ),
-        "CUSTODY_TIMEZONE": os.environ.get("CUSTODY_TIMEZONE", "America/Chicago"),
-        # 21 CFR 11.300(d): attempts at misuse are detected; this many failures lock the account.
-        "CUSTODY_MAX_FAILED_LOGINS": _env_int("CUSTODY_MAX_FAILED_LOGINS", 5),
-        # Segregation of duties at release: whoever entered one of a lot's QC results may not
-        # sign its release (set to 0 only where a site's SOP allows one person to do both).
-        "CUSTODY_RELEASE_SEGREGATION": _env_bool("CUSTODY_RELEASE_SEGREGATION", True),
-        # The product's name as certificates and labels print it.
-        "CUSTODY_PRODUCT_NAME": os.environ.get("CUSTODY_PRODUCT_NAME", "CD33 CAR-NK cells"),
-        # Label template files (labels/*.toml); unset means the project's own labels/ folder.
-        **_env_present("CUSTODY_LABEL_TEMPLATES"),
-        # Dots per mm of the Zebra printers ZPL is made for: 12 = 300 dpi, 8 = 203 dpi.
-        "CUSTODY_LABEL_PRINTER_DPMM": _env_int("CUSTODY_LABEL_PRINTER_DPMM", 12),
-        # Shards of the audit hash chain: writers to different shards never wait for each other.
-        "CUSTODY_AUDIT_SHARDS": _env_int("CUSTODY_AUDIT_SHARDS", 16),
-        # Logger readings further apart than this are reported as a gap in the shipment record.
-        "CUSTODY_LOGGER_GAP_MINUTES": _env_int("CUSTODY_LOGGER_GAP_MINUTES", 30),
-        # A passed bedside verification covers an infusion started within this many minutes:
-        # "immediately before administration" (FACT-JACIE), not a check done hours earlier.
-        "CUSTODY_VERIFICATION_VALID_MINUTES": _env_int("CUSTODY_VERIFICATION_VALID_MINUTES", 30),
-        # Infectious-disease tests an "eligible" donor determination needs (comma-separated);
-        # unset means the built-in list of the donor service.
-        **_env_present("CUSTODY_DONOR_TESTS"),
-        # Base URI of the tracker's own FHIR code and identifier systems; unset means the
-        # placeholder of services/traceability/fhir.py, which a site must replace.
-        **_env_present("CUSTODY_FHIR_SYSTEM_BASE"),
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _env_bool("CUSTODY_SECURE_COOKIES", False),
-        "WTF_CSRF_TIME_LIMIT": None,
-        # flask-smorest / OpenAPI
-        "API_TITLE": "Custody tracker API",
-        "API_VERSION": "v1",
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/api/v1",
-        "OPENAPI_JSON_PATH": "openapi.json",
-    }
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            number = int(raw.strip())
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"it must be a whole number from {low} to {high}")
+        return number
+
+    return parse
 
 
-def _instance_secret(instance_path: str) -> str:
+def _minutes(low: int, high: int) -> Callable[[str], timedelta]:
+    count = _whole_number(low, high)
+    return lambda raw: timedelta(minutes=count(raw))
+
+
+_ON = {"1", "true", "yes", "on"}
+_OFF = {"0", "false", "no", "off"}
+
+
+def _switch(raw: str) -> bool:
+    # A typo must not switch a safety rule off: anything but a clear on or off is refused.
+    word = raw.strip().lower()
+    if word in _ON | _OFF:
+        return word in _ON
+    raise ValueError("it must be 1 (on) or 0 (off)")
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("it is empty")
+    return raw.strip()
+
+
+def _time_zone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("it is not a time zone known here (an IANA name)") from None
+
+
+def _fin(raw: str) -> str:
+    try:
+        return isbt128.validate_fin(raw)
+    except DomainError as error:
+        raise ValueError(_first_sentence(error.message)) from None
+
+
+def _product_description_code(raw: str) -> str:
+    code = raw.strip().upper()
+    try:
+        # A product code of this description, volunteer collection, not divided.
+        isbt128.encode_product_code(f"{code}V00")
+    except DomainError:
+        raise ValueError("it is not a 5-character ISBT 128 product description code") from None
+    return code
+
+
+def _database_url(raw: str) -> str:
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError("it is not a database URL") from None
+    return _known_driver(url).render_as_string(hide_password=False)
+
+
+def _known_driver(url: URL) -> URL:
+    if url.get_backend_name() == "sqlite" and url.get_driver_name() in ("pysqlite", ""):
+        return url
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg", ""):
+        # The driver installed with the tracker is psycopg 3, whatever the URL's default.
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(
+        "only SQLite (sqlite:///…) and PostgreSQL (postgresql+psycopg://…) are supported"
+    )
+
+
+def _secret(raw: str) -> str:
+    if len(raw.strip()) < 32:
+        raise ValueError("a session signing key needs at least 32 characters")
+    return raw.strip()
+
+
+def _folder(raw: str) -> Path:
+    path = Path(raw.strip())
+    if not path.is_dir():
+        raise ValueError("it is not a folder")
+    return path
+
+
+def _absolute_uri(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("it is not an absolute http(s) URI")
+    return raw.strip().rstrip("/")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    if not names:
+        raise ValueError("it names no test")
+    return names
+
+
+def _printer_resolution(raw: str) -> int:
+    dpmm = _whole_number(1, 24)(raw)
+    if dpmm not in (6, 8, 12, 24):
+        raise ValueError("Zebra printers have 6, 8, 12 or 24 dots per mm")
+    return dpmm
+
+
+def _first_sentence(message: str) -> str:
+    sentence = message.split(". ")[0].rstrip(".")
+    return sentence[:1].lower() + sentence[1:]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the field it sets, how it is read, its default, an example."""
+
+    name: str
+    field: str
+    parse: Callable[[str], Any]
+    default: str | Callable[[Path], str]
+    example: str
+    secret: bool = False  # never echoed back in an error
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "CUSTODY_DATABASE_URL",
+        "database_url",
+        _database_url,
+        lambda instance: f"sqlite:///{instance / 'custody.sqlite3'}",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/custody",
+    ),
+    Variable(
+        "CUSTODY_SECRET_KEY",
+        "secret_key",
+        _secret,
+        lambda instance: _instance_secret(instance),
+        "$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+        secret=True,
+    ),
+    Variable("CUSTODY_FIN", "fin", _fin, "W9999", "W1234"),
+    Variable(
+        "CUSTODY_PRODUCT_DESCRIPTION_CODE",
+        "product_description_code",
+        _product_description_code,
+        "D0001",
+        "D0001",
+    ),
+    Variable(
+        "CUSTODY_FACILITY_NAME",
+        "facility_name",
+        _text,
+        "Demonstration Cell Therapy Facility",
+        '"City Hospital Cell Therapy Lab"',
+    ),
+    Variable(
+        "CUSTODY_FACILITY_ADDRESS",
+        "facility_address",
+        _text,
+        "1 Example Way, Springfield, USA",
+        '"1 Main Street, Springfield"',
+    ),
+    Variable("CUSTODY_TIMEZONE", "time_zone", _time_zone, "America/Chicago", "Europe/London"),
+    Variable("CUSTODY_MAX_FAILED_LOGINS", "max_failed_logins", _whole_number(1, 100), "5", "5"),
+    Variable("CUSTODY_RELEASE_SEGREGATION", "release_segregation", _switch, "1", "1"),
+    Variable("CUSTODY_PRODUCT_NAME", "product_name", _text, "CD33 CAR-NK cells", '"CAR-NK cells"'),
+    Variable("CUSTODY_AUDIT_SHARDS", "audit_shards", _whole_number(1, 1024), "16", "16"),
+    Variable("CUSTODY_LOGGER_GAP_MINUTES", "logger_gap", _minutes(1, 1440), "30", "30"),
+    Variable(
+        "CUSTODY_VERIFICATION_VALID_MINUTES",
+        "verification_valid_minutes",
+        _whole_number(1, 240),
+        "30",
+        "30",
+    ),
+    Variable(
+        "CUSTODY_DONOR_TESTS",
+        "donor_tests",
+        _names,
+        "HIV-1/2, HBV, HCV, HTLV-I/II, Syphilis, WNV",
+        '"HIV-1/2, HBV, HCV"',
+    ),
+    Variable(
+        "CUSTODY_LABEL_TEMPLATES",
+        "label_templates",
+        _folder,
+        str(SHIPPED_LABEL_TEMPLATES),
+        "/srv/custody/labels",
+    ),
+    Variable(
+        "CUSTODY_FHIR_SYSTEM_BASE",
+        "fhir_system_base",
+        _absolute_uri,
+        # A placeholder a site must replace with a URI it controls before sending to an EHR.
+        "https://custody-tracker.example/fhir",
+        "https://fhir.hospital.example/custody",
+    ),
+    Variable("CUSTODY_LABEL_PRINTER_DPMM", "label_printer_dpmm", _printer_resolution, "12", "8"),
+    Variable("CUSTODY_SECURE_COOKIES", "secure_cookies", _switch, "0", "1"),
+    Variable("HOST", "host", _text, "127.0.0.1", "0.0.0.0"),
+    Variable("PORT", "port", _whole_number(1, 65535), "5000", "8000"),
+    Variable("WEB_CONCURRENCY", "workers", _whole_number(1, 64), "2", "4"),
+)
+assert {v.field for v in VARIABLES} == {f.name for f in fields(Settings)}
+VARIABLE_NAMES = frozenset(v.name for v in VARIABLES)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, instance_path: Path = INSTANCE_PATH
+) -> Settings:
+    """Settings from `environ` (the process environment by default), every variable checked.
+
+    Raises SettingsError naming each bad variable; an unset or empty variable takes its default.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for variable in VARIABLES:
+        raw = environ.get(variable.name, "")
+        given = bool(raw.strip())
+        if not given:
+            default = variable.default
+            raw = default(instance_path) if callable(default) else default
+        try:
+            values[variable.field] = variable.parse(raw)
+        except ValueError as why:
+            shown = "…" if variable.secret else raw if given else f"{raw} (the default)"
+            problems.append(
+                f"{variable.name}={shown} cannot be used: {why}; "
+                f"set it like {variable.name}={variable.example}"
+            )
+    if problems:
+        raise SettingsError(problems)
+    if values["database_url"].startswith("sqlite:///"):
+        instance_path.mkdir(parents=True, exist_ok=True)
+    return Settings(**values)
+
+
+def _instance_secret(instance_path: Path) -> str:
     """A per-installation secret kept under instance/, created on first use.
 
     A fixed default secret would let anyone forge sessions on every site that forgot to set one.
     """
-    path = Path(instance_path) / "secret_key"
+    path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = os.urandom(32).hex()
+    secret = secrets.token_hex(32)
     path.write_text(secret)
     path.chmod(0o600)
     return secret

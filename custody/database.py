@@ -1,4 +1,5 @@
-"""Engine settings that make SQLite a safe embedded database for custody records.
+"""Engine settings that make SQLite a safe embedded database for custody records, and the
+check that a database is reachable and migrated before the server starts.
 
 - foreign keys on (SQLite leaves them off by default);
 - WAL, so readers never block the writer;
@@ -9,8 +10,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from custody.config import MIGRATIONS
 
 
 def configure_engine(engine: Engine, audit_shards: int) -> None:
@@ -31,3 +37,51 @@ def configure_engine(engine: Engine, audit_shards: int) -> None:
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot serve the tracker yet; the message says what to do, in one line."""
+
+
+def check_database(url: str) -> None:
+    """Before serving: the database answers and its schema is at the migrations' head.
+
+    The workers would otherwise start, and every request would fail on its own.
+    """
+    engine = create_engine(url, connect_args=_connect_timeout(url))
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as error:
+        raise DatabaseNotReady(database_problem(error, url)) from None
+    finally:
+        engine.dispose()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if current != head:
+        at = f"at revision {current}" if current else "empty"
+        raise DatabaseNotReady(
+            f"the database {_shown(url)} is not migrated ({at}; this version needs {head}): "
+            "run `custody db upgrade`"
+        )
+
+
+def database_problem(error: DBAPIError, url: str) -> str:
+    """A database error as one line that says what is wrong and what to do."""
+    reason = str(error.orig or error).strip().splitlines()[0]
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return f"the database {_shown(url)} has no tracker tables yet: run `custody db upgrade`"
+    if isinstance(error, OperationalError | InterfaceError):
+        return (
+            f"CUSTODY_DATABASE_URL={_shown(url)} cannot be used: {reason}; "
+            "start the database or correct the URL"
+        )
+    return f"the database {_shown(url)} refused the command: {reason}"
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _connect_timeout(url: str) -> dict:
+    # A host that does not answer must not hang the start: PostgreSQL waits 10 s at most.
+    return {"connect_timeout": 10} if make_url(url).get_backend_name() == "postgresql" else {}

@@ -11,12 +11,15 @@ import contextvars
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
 from custody import create_app
+from custody.config import EXTENSION_KEY, VARIABLES
 from custody.extensions import db
 from tests.factories import (
     ClinicFactory,
@@ -27,6 +30,15 @@ from tests.factories import (
 )
 
 PG_URL = os.environ.get("CUSTODY_TEST_DATABASE_URL")
+TEST_SECRET = "test-secret-" * 3
+
+
+def change_settings(app: Flask, **variables: object) -> None:
+    """Test set-up: the app's settings as if these variables had been set when it started,
+    each read by its own parser (a bad value fails the test as it would fail the start)."""
+    by_name = {variable.name: variable for variable in VARIABLES}
+    changes = {by_name[n].field: by_name[n].parse(str(v)) for n, v in variables.items()}
+    app.extensions[EXTENSION_KEY] = replace(app.extensions[EXTENSION_KEY], **changes)
 
 
 def _worker() -> str:
@@ -37,7 +49,7 @@ def _worker() -> str:
 def _migrate(url: str) -> None:
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "migrate"})
+    app = create_app({"CUSTODY_DATABASE_URL": url, "CUSTODY_SECRET_KEY": TEST_SECRET})
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -107,8 +119,8 @@ def app(database_url, tmp_path):
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CUSTODY_SECRET_KEY": TEST_SECRET,
+            "CUSTODY_DATABASE_URL": database_url,
             "CUSTODY_FIN": "W9999",
         }
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from custody.config import settings
 from custody.services.core import accounts
 
 PASSWORD = "correct horse battery"
@@ -53,7 +54,7 @@ class LotFactory:
 
         number = next(_numbers)
         with acting_as("system:test", reason="test setup"):
-            (din,) = take_dins(self.app.config["CUSTODY_FIN"], 26, 1)
+            (din,) = take_dins(settings().fin, 26, 1)
             donor = Donor(
                 donor_code=f"DNR-T{number}",
                 sex="F",
@@ -178,7 +179,7 @@ class QualityFactory:
         )
         if approve:
             spec = specs.approve_specification(
-                self.qa, product, spec.version, self.qa.username, PASSWORD, 5
+                self.qa, product, spec.version, self.qa.username, PASSWORD
             )
         return spec
 
@@ -194,11 +195,11 @@ class QualityFactory:
         return analyst
 
     def sign(self, lot_number: str, action: str = "release", signer=None, **fields):
-        from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
+        from custody.services.quality.disposition import DispositionRequest, sign_disposition
 
         signer = signer or self.make.user("qa")
         request = DispositionRequest(action, signer.username, PASSWORD, **fields)
-        return decide(signer, lot_number, request, ReleaseSettings.from_config(self.app.config))
+        return sign_disposition(signer, lot_number, request)
 
     def released_lot(self, make_lot, action: str = "release", **lot_fields):
         """A lot through specification, results and QA's signature."""
@@ -231,7 +232,7 @@ def approve_label_templates(make: Factories) -> object:
 
     qa = make.user("qa")
     for name, version in sorted(library().templates):
-        approve_template(qa, name, version, qa.username, PASSWORD, 5)
+        approve_template(qa, name, version, qa.username, PASSWORD)
     return qa
 
 

@@ -6,32 +6,34 @@ import json
 
 from sqlalchemy import text
 
+from custody.cli import custody_command
 from custody.extensions import db
 from custody.models import User
+from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 
 def test_isbt128_check_prints_k_and_flags(runner):
-    result = runner.invoke(args=["isbt128", "check", "G123417654321"])
+    result = runner.invoke(custody_command, ["isbt128", "check", "G123417654321"])
     assert result.exit_code == 0
     assert result.output.strip() == "K=A flags=70"
 
 
 def test_isbt128_check_refuses_an_invalid_din_with_exit_2(runner):
-    result = runner.invoke(args=["isbt128", "check", "O123417654321"])
+    result = runner.invoke(custody_command, ["isbt128", "check", "O123417654321"])
     assert result.exit_code == 2
     assert "error:" in result.output
 
 
 def test_isbt128_parse_prints_json(runner):
-    result = runner.invoke(args=["isbt128", "parse", "=G12341765432100"])
+    result = runner.invoke(custody_command, ["isbt128", "parse", "=G12341765432100"])
     assert result.exit_code == 0
     (structure,) = json.loads(result.output)
     assert structure["din"] == "G123417654321"
 
 
 def test_isbt128_parse_refuses_garbage_with_exit_2(runner):
-    result = runner.invoke(args=["isbt128", "parse", "hello"])
+    result = runner.invoke(custody_command, ["isbt128", "parse", "hello"])
     assert result.exit_code == 2
 
 
@@ -98,7 +100,7 @@ def test_labels_check_lists_the_templates_and_fails_on_an_invalid_one(app, runne
     assert result.exit_code == 0, result.output
     assert "final_product v1: awaiting approval" in result.output
     (tmp_path / "final_product.v1.toml").write_text('name = "final_product"\n', encoding="utf-8")
-    app.config["CUSTODY_LABEL_TEMPLATES"] = str(tmp_path)
+    change_settings(app, CUSTODY_LABEL_TEMPLATES=tmp_path)
     result = runner.invoke(args=["labels", "check"])
     assert result.exit_code == 1
     assert "final_product.v1.toml: invalid" in result.output

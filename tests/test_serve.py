@@ -13,7 +13,7 @@ import urllib.request
 from sqlalchemy import create_engine, text
 
 from custody.extensions import db
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, TEST_SECRET
 
 
 def _free_port() -> int:
@@ -58,7 +58,7 @@ def test_served_requests_leave_no_transaction_open(app, make, database_url, tmp_
     token = make.token(make.user("qa", username="served"))
     db.session.remove()
     port = _free_port()
-    env = {**os.environ, "CUSTODY_DATABASE_URL": database_url, "CUSTODY_SECRET_KEY": "t"}
+    env = {**os.environ, "CUSTODY_DATABASE_URL": database_url, "CUSTODY_SECRET_KEY": TEST_SECRET}
     # The server's log goes to a file: a pipe nobody reads could fill and block its shutdown.
     log = (tmp_path / "serve.log").open("w+")
     server = subprocess.Popen(

@@ -1,9 +1,8 @@
 """Collections (apheresis donations) and their receipt at the lab."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
+from custody.config import settings
 from custody.schemas.collections import (
     DonationIn,
     DonationListOut,
@@ -37,7 +36,7 @@ blp = ApiBlueprint(
 def create(body):
     """Record a collection. The DIN is issued here and answered with its check character."""
     request = CollectionRequest(donor_code=body.pop("donor"), **body)
-    donation = record_collection(api_user(), request, current_app.config["CUSTODY_FIN"])
+    donation = record_collection(api_user(), request, settings().fin)
     return donation_detail(donation.din)
 
 

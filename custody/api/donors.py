@@ -1,7 +1,5 @@
 """Donors and their eligibility determination."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.collections import (
@@ -13,7 +11,6 @@ from custody.schemas.collections import (
     EligibilityIn,
 )
 from custody.services.collection.donors import (
-    DEFAULT_DONOR_TESTS,
     determine_eligibility,
     donor_detail,
     list_donors,
@@ -26,15 +23,6 @@ blp = ApiBlueprint("donors", __name__, description="Donors and their eligibility
 LAB = ("technician", "qa", "admin")
 
 
-def required_tests() -> tuple[str, ...]:
-    """The infectious-disease tests an "eligible" determination needs (CUSTODY_DONOR_TESTS),
-    as a list or a comma-separated string."""
-    configured = current_app.config.get("CUSTODY_DONOR_TESTS", DEFAULT_DONOR_TESTS)
-    if isinstance(configured, str):
-        configured = configured.split(",")
-    return tuple(name.strip() for name in configured if name.strip())
-
-
 @blp.post("")
 @require_role(*LAB)
 @blp.arguments(DonorIn)
@@ -42,7 +30,7 @@ def required_tests() -> tuple[str, ...]:
 def create(body):
     """Register a donor; eligibility starts pending, and product is flagged until determined."""
     donor = register_donor(api_user(), body["donor_code"], body["sex"], body["birth_date"])
-    return donor_detail(donor.donor_code, required_tests())
+    return donor_detail(donor.donor_code)
 
 
 @blp.get("")
@@ -51,14 +39,14 @@ def create(body):
 @blp.response(200, DonorListOut)
 def index(query):
     eligibility = query.pop("eligibility", None)
-    return {"items": list_donors(eligibility, required=required_tests(), **query)}
+    return {"items": list_donors(eligibility, **query)}
 
 
 @blp.get("/<donor_code>")
 @require_role(*LAB)
 @blp.response(200, DonorOut)
 def show(donor_code):
-    return donor_detail(donor_code, required_tests())
+    return donor_detail(donor_code)
 
 
 @blp.post("/<donor_code>/tests")
@@ -69,7 +57,7 @@ def add_test(body, donor_code):
     """Record an infectious-disease test result. A result other than non-reactive reopens an
     "eligible" determination (back to pending) until QA determines again."""
     record_donor_test(api_user(), donor_code, body["test"], body["result"], body["sampled_on"])
-    return donor_detail(donor_code, required_tests())
+    return donor_detail(donor_code)
 
 
 @blp.post("/<donor_code>/eligibility")
@@ -79,7 +67,5 @@ def add_test(body, donor_code):
 def determine(body, donor_code):
     """QA's eligibility determination. "eligible" needs every required test (setting
     CUSTODY_DONOR_TESTS) recorded non-reactive; ineligible and incomplete need notes."""
-    determine_eligibility(
-        api_user(), donor_code, body["determination"], body["notes"], required_tests()
-    )
-    return donor_detail(donor_code, required_tests())
+    determine_eligibility(api_user(), donor_code, body["determination"], body["notes"])
+    return donor_detail(donor_code)

@@ -1,9 +1,8 @@
 """ISBT 128: parse scanned data, check a DIN, and issue new DINs for this facility."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
+from custody.config import settings
 from custody.domain import isbt128
 from custody.schemas.identifiers import DinCheckOut, DinIssueIn, ScanIn, StructuresOut
 from custody.services.core.identifiers import next_din
@@ -33,7 +32,7 @@ def check(din):
 @blp.arguments(DinIssueIn)
 @blp.response(201, DinCheckOut)
 def issue(body):
-    din = next_din(api_user().username, current_app.config["CUSTODY_FIN"], body.get("year"))
+    din = next_din(api_user().username, settings().fin, body.get("year"))
     return _din_out(din)
 
 

@@ -13,7 +13,6 @@ from custody.services.clinic.infusions import (
     complete_infusion,
     list_infusions,
     start_infusion,
-    verification_valid_minutes,
 )
 
 PREFIX = "/infusions"
@@ -44,7 +43,6 @@ def start(body):
         started_at=body.get("started_at"),
         volume_ml=body.get("volume_ml"),
         reactions=body["reactions"],
-        valid_minutes=verification_valid_minutes(),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Response, current_app
+from flask import Response
 
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
@@ -212,6 +212,5 @@ def approve(body, purpose, version):
         version,
         body["username"],
         body["password"],
-        current_app.config["CUSTODY_MAX_FAILED_LOGINS"],
     )
     return manifestation(approval.signature) | {"sha256": approval.sha256}

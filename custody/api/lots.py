@@ -1,10 +1,9 @@
 """Manufacturing lots: disposition, donor DINs, bags; one lot with genealogy and batch record;
 making a lot, recording its batch steps, filling its bags and dividing them."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
+from custody.config import settings
 from custody.schemas.bags import LotDetailOut, LotListOut, LotQuery
 from custody.schemas.collections import (
     FilledBagsOut,
@@ -57,9 +56,8 @@ def create(body):
     """Make a lot from collections received at the lab, each in no other lot. One donation:
     the lot carries its DIN; several (pooled): a new DIN. The lot number is generated
     (L<yy>-<nnnn>) when not given."""
-    config = current_app.config
-    body.setdefault("product_description_code", config["CUSTODY_PRODUCT_DESCRIPTION_CODE"])
-    lot = create_lot(api_user(), LotRequest(**body), config["CUSTODY_FIN"])
+    body.setdefault("product_description_code", settings().product_description_code)
+    lot = create_lot(api_user(), LotRequest(**body), settings().fin)
     return with_release(lot_detail(lot.lot_number))
 
 

@@ -1,8 +1,6 @@
 """Recall and quarantine: QA's signed order that blocks every bag behind a donor, DIN, lot or
 reagent lot, lists the recipients already infused, and its signed lifting."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
 from custody.schemas.recalls import (
@@ -21,10 +19,6 @@ PREFIX = "/recalls"
 blp = ApiBlueprint("recalls", __name__, description="Recall and quarantine of product")
 # Patient identifiers are in every answer: the people who act on a recall read it.
 READERS = ("qa", "admin", "technician")
-
-
-def _max_failures() -> int:
-    return current_app.config["CUSTODY_MAX_FAILED_LOGINS"]
 
 
 @blp.get("")
@@ -53,7 +47,7 @@ def create(body):
     """Sign a recall (QA re-enters user ID and password). When this answers, every bag of the
     lots reached that is not yet infused is refused allocation, shipping and the bedside."""
     request = SignedRequest(body["reason"], body["username"], body["password"])
-    return recalls.raise_recall(api_user(), body["scope"], body["value"], request, _max_failures())
+    return recalls.raise_recall(api_user(), body["scope"], body["value"], request)
 
 
 @blp.get("/<code>")
@@ -71,4 +65,4 @@ def show(code):
 def lift(body, code):
     """Sign the lifting of a recall, with its reason: the bags may go on again."""
     request = SignedRequest(body["reason"], body["username"], body["password"])
-    return recalls.lift_recall(api_user(), code, request, _max_failures())
+    return recalls.lift_recall(api_user(), code, request)

@@ -1,7 +1,7 @@
 """QC results and QA release of a lot: results against specification, corrections, the
 signed disposition, and the release certificate."""
 
-from flask import Response, current_app
+from flask import Response
 
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
@@ -14,8 +14,8 @@ from custody.schemas.quality import (
     ResultIn,
     ResultOut,
 )
+from custody.services.quality import disposition
 from custody.services.quality.certificates import certificate_pdf
-from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
 from custody.services.quality.queries import decision_summary, lot_quality
 from custody.services.quality.results import (
     ResultRequest,
@@ -81,13 +81,13 @@ def _current(lot: str, test: str) -> dict:
 @require_role("qa")
 @blp.arguments(DispositionIn)
 @blp.response(201, DecisionOut)
-def dispose(body, lot):
+def sign_disposition(body, lot):
     """QA's disposition, as an electronic signature: re-enter your user ID and password.
     `release`, `conditional_release` (name `pending_tests`), `reject` or `quarantine` (both
     with a `reason`). An exceptional release records the physician, the request and the
     justification; a donor who is not fully eligible needs `statements_acknowledged`."""
-    settings = ReleaseSettings.from_config(current_app.config)
-    decision = decide(api_user(), lot, DispositionRequest(**body), settings)
+    request = disposition.DispositionRequest(**body)
+    decision = disposition.sign_disposition(api_user(), lot, request)
     return decision_summary(decision)
 
 

@@ -5,10 +5,11 @@ Bags are packed into a shipment, taken out again and scanned in at the site with
 endpoints here concern the whole shipment.
 """
 
-from flask import current_app, request
+from flask import request
 
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
+from custody.config import settings
 from custody.domain.errors import DomainError, ValidationFailed
 from custody.schemas.shipping import (
     DiscrepancyIn,
@@ -60,12 +61,8 @@ class NotCsv(DomainError):
     http_status = 415
 
 
-def _gap():
-    return shipment_queries.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
-
-
 def _detail(code: str) -> dict:
-    return shipment_queries.shipment_detail(code.upper(), _gap())
+    return shipment_queries.shipment_detail(code.upper())
 
 
 @blp.post("")
@@ -106,7 +103,7 @@ def dispatch(body, code):
     the lab to the courier, and the shipment goes in transit. 409 when the shipment is empty,
     already dispatched, or holds a bag that may no longer travel (lot rejected or back in
     quarantine, product expired): nothing is handed over then."""
-    lab = current_app.config.get("CUSTODY_FACILITY_NAME", "")
+    lab = settings().facility_name
     shipping.dispatch(api_user(), code.upper(), lab_name=lab, **body)
     return _detail(code)
 
@@ -132,7 +129,7 @@ def temperatures(code):
 
 
 def _temperatures(code: str) -> dict:
-    return shipment_queries.temperature_report(shipment_by_code(code.upper()), _gap())
+    return shipment_queries.temperature_report(shipment_by_code(code.upper()))
 
 
 @blp.post("/<code>/discrepancies")

@@ -1,9 +1,8 @@
 """Release specifications: versions per product, drafted and approved by QA's signature."""
 
-from flask import current_app
-
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, require_role
+from custody.config import settings
 from custody.domain.release_rules import Criterion
 from custody.schemas.quality import (
     SignatureIn,
@@ -39,10 +38,7 @@ def index(query):
 def create(body):
     """Draft the next version of a product's specification. It applies to lots made after
     QA approves it; lots made before keep the version they were made under."""
-    pdc = (
-        body.get("product_description_code")
-        or current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
-    )
+    pdc = body.get("product_description_code") or settings().product_description_code
     tests = [Criterion(**t) for t in body["tests"]]
     spec = create_specification(api_user(), SpecificationRequest(pdc, tests, body["notes"]))
     return specification_detail(spec.product_description_code, spec.version)
@@ -62,8 +58,5 @@ def show(product, version):
 def approve(body, product, version):
     """Approve a draft by electronic signature (meaning "Approved specification"); the
     version approved before it is retired for new lots."""
-    max_failures = current_app.config["CUSTODY_MAX_FAILED_LOGINS"]
-    approve_specification(
-        api_user(), product, version, body["username"], body["password"], max_failures
-    )
+    approve_specification(api_user(), product, version, body["username"], body["password"])
     return specification_detail(product, version)

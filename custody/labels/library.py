@@ -14,9 +14,6 @@ from pathlib import Path
 from custody.domain.errors import NotFound
 from custody.labels.templates import LabelTemplate, TemplateInvalid, load_template
 
-# The project's own labels/ folder, beside the package (CUSTODY_LABEL_TEMPLATES overrides it).
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "labels"
-
 
 @dataclass(frozen=True)
 class TemplateLibrary:

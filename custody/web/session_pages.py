@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required, login_user, logout_user
 
 from custody.domain.errors import AuthenticationFailed
@@ -26,11 +26,7 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            user = authenticate(
-                form.username.data,
-                form.password.data,
-                current_app.config["CUSTODY_MAX_FAILED_LOGINS"],
-            )
+            user = authenticate(form.username.data, form.password.data)
         except AuthenticationFailed as failure:
             error = failure.message
         else:

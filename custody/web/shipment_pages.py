@@ -2,7 +2,7 @@
 
 import re
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from custody.domain.errors import NotFound
@@ -23,8 +23,7 @@ def shipment(code: str):
     code = code.upper()
     if not SHIPMENT_CODE.fullmatch(code):
         raise NotFound(f"No shipment {code[:40]!r} is known here.", shipment=code[:40])
-    gap = shipment_queries.gap_setting(current_app.config.get("CUSTODY_LOGGER_GAP_MINUTES"))
-    detail = shipment_queries.shipment_detail(code, gap)
+    detail = shipment_queries.shipment_detail(code)
     report = detail["temperatures"]
     chart = build_chart(
         report["readings"], report["storage_limit_c"], report["excursions"], report["gaps"]

@@ -11,6 +11,7 @@ from custody.domain import eligibility
 from custody.domain.isbt128 import check_character
 from custody.models.base import utcnow
 from tests.api import responses
+from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 DONOR = {"donor_code": "DNR-0100", "sex": "F", "birth_date": "1991-07-14"}
@@ -70,7 +71,7 @@ def test_a_donor_through_tests_to_an_eligible_determination(client, make, tech):
 
 
 def test_the_required_tests_are_a_setting(app, client, make, tech):
-    app.config["CUSTODY_DONOR_TESTS"] = "HIV-1/2, HBV"
+    change_settings(app, CUSTODY_DONOR_TESTS="HIV-1/2, HBV")
     responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     for test in ("HIV-1/2", "HBV"):
         body = {"test": test, "result": "non-reactive", "sampled_on": "2026-01-05"}

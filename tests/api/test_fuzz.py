@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custody import create_app
+from tests.conftest import TEST_SECRET
 
 OPENAPI = "/api/v1/openapi.json"
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
@@ -34,7 +35,7 @@ EXAMPLES_PER_OPERATION = 40
 
 def _document() -> dict:
     """The OpenAPI document of a throwaway app (in-memory SQLite, never connected to)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "fuzz-collect"})
+    app = create_app({"CUSTODY_DATABASE_URL": "sqlite://", "CUSTODY_SECRET_KEY": TEST_SECRET})
     return app.test_client().get(OPENAPI).get_json()
 
 

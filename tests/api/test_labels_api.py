@@ -12,14 +12,15 @@ from datetime import date
 
 import pytest
 
+from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import SignatureRefused
 from custody.domain.isbt128 import encode_din, encode_product_code, type3_flags
 from custody.extensions import db
-from custody.labels.library import DEFAULT_FOLDER
 from custody.models import Allocation, Recipient
 from custody.services.core.audit_trail import acting_as
 from custody.services.labelling.templates import approve_template
 from tests.api import responses
+from tests.conftest import change_settings
 from tests.factories import PASSWORD, approve_label_templates
 from tests.labels.label_reading import decode, normalise, page_texts, rasterise
 
@@ -54,8 +55,8 @@ def tech(make):
 def templates(app, tmp_path):
     """A copy of the shipped templates that the test may edit, read by the app."""
     folder = tmp_path / "labels"
-    shutil.copytree(DEFAULT_FOLDER, folder)
-    app.config["CUSTODY_LABEL_TEMPLATES"] = str(folder)
+    shutil.copytree(SHIPPED_LABEL_TEMPLATES, folder)
+    change_settings(app, CUSTODY_LABEL_TEMPLATES=folder)
     return folder
 
 
@@ -156,7 +157,7 @@ def test_only_qa_approves_a_template_with_its_own_password(client, make):
     responses.error(refused, 403, "forbidden")
     responses.error(approve(client, make, qa, "collection", 1, "wrong"), 403, "signature_refused")
     with pytest.raises(SignatureRefused, match="Only QA"):
-        approve_template(make.user("admin"), "collection", 1, "x", PASSWORD, 5)
+        approve_template(make.user("admin"), "collection", 1, "x", PASSWORD)
     anonymous = client.post(f"{API}/label-templates/collection/1/approval", json={})
     responses.error(anonymous, 401, "authentication_failed")
     assert statuses(client, signer(make, qa))["collection.v1.toml"] == "awaiting approval"

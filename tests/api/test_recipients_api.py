@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from custody.cli import custody_command
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import AuditEntry, Recipient
@@ -136,7 +137,7 @@ def test_the_wristband_string_is_what_the_scanner_and_bedside_read(client, make,
         client.post("/api/v1/isbt128/parse", json={"data": band["wristband"]}, headers=nurse), 200
     )
     assert _identity_of(parsed["items"]) == expected
-    result = runner.invoke(args=["isbt128", "parse", band["wristband"]])
+    result = runner.invoke(custody_command, ["isbt128", "parse", band["wristband"]])
     assert result.exit_code == 0, result.output
     assert _identity_of(json.loads(result.output)) == expected
     error(client.get(f"{URL}/CAR33-404/wristband", headers=nurse), 404, "not_found")

@@ -20,7 +20,7 @@ def migrated_app(database_url: str | None) -> Iterator[Flask]:
     requests run outside it, each in its own context as in production."""
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+        app = create_app({"CUSTODY_DATABASE_URL": url, "CUSTODY_SECRET_KEY": "bench-secret-" * 3})
         with app.app_context():
             from flask_migrate import upgrade
 

@@ -17,7 +17,7 @@ from custody.documents.certificate import render_certificate
 from custody.extensions import db
 from custody.models import Lot, ReleaseDecision
 from custody.services.core import accounts
-from custody.services.quality.certificates import CertificateContext, certificate_data
+from custody.services.quality.certificates import certificate_data
 from custody.services.quality.lot_quality import latest_decision
 from tests.benchmarks import migrated_app, report
 from tests.factories import PASSWORD, Factories, LotFactory, QualityFactory
@@ -62,8 +62,7 @@ def _render_again(app, number: str) -> float:
     with app.app_context():
         lot = db.session.query(Lot).filter_by(lot_number=number).one()
         decision: ReleaseDecision = latest_decision(lot)
-        context = CertificateContext("Bench facility", "1 Bench Way", "UTC", "CD33 CAR-NK cells")
-        data = certificate_data(decision, lot, context)
+        data = certificate_data(decision, lot)
         return timed(render_certificate, data)
 
 

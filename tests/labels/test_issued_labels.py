@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custody.config import settings
 from custody.domain import eligibility
 from custody.domain.isbt128 import eye_readable_din, type3_flags
 from custody.labels.catalogue import PURPOSES, QUARANTINE_STATEMENT
-from custody.labels.library import DEFAULT_FOLDER
+from tests.conftest import change_settings
 from tests.labels.label_reading import decode, normalise, page_texts, rasterise
 
 API = "/api/v1"
@@ -34,7 +35,7 @@ EXTRA_WORDS = {
 
 @pytest.fixture
 def tech(app, make, approved_labels):
-    app.config["CUSTODY_TIMEZONE"] = ZONE
+    change_settings(app, CUSTODY_TIMEZONE=ZONE)
     return make.auth("technician")
 
 
@@ -87,7 +88,7 @@ def test_each_bags_label_scans_back_to_its_bag_and_says_what_it_must(
 ):
     lot = lot_in(state, quality, make_lot)
     purpose = PURPOSE.get(state, "quarantine_product")
-    zone = ZoneInfo(app.config["CUSTODY_TIMEZONE"])
+    zone = settings().time_zone
     for bag in lot.bags:
         response = client.get(f"{API}/bags/{bag.code}/label.pdf", headers=tech)
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -102,7 +103,7 @@ def test_each_bags_label_scans_back_to_its_bag_and_says_what_it_must(
         for statement in PURPOSES[purpose].required_statements + tuple(EXTRA_WORDS[state]):
             assert statement in words
         assert eye_readable_din(bag.din) in words
-        assert app.config["CUSTODY_PRODUCT_NAME"] in words
+        assert settings().product_name in words
         assert f"{bag.expires_at.astimezone(zone):%Y-%m-%d %H:%M} IST" in words
         assert (QUARANTINE_STATEMENT in words) is (purpose == "quarantine_product")
 
@@ -188,8 +189,8 @@ def test_a_lot_job_is_refused_once_its_template_file_changed_after_issue(
     app, client, tech, make_lot, tmp_path
 ):
     folder = tmp_path / "labels"
-    shutil.copytree(app.config.get("CUSTODY_LABEL_TEMPLATES") or DEFAULT_FOLDER, folder)
-    app.config["CUSTODY_LABEL_TEMPLATES"] = str(folder)
+    shutil.copytree(settings().label_templates, folder)
+    change_settings(app, CUSTODY_LABEL_TEMPLATES=folder)
     lot = make_lot(bags=2)
     url = f"{API}/lots/{lot.lot_number}/labels.pdf"
     issued = client.get(url, headers=tech)

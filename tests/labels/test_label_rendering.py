@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pytest
 
+from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import LabelCannotPrint
 from custody.domain.isbt128 import (
     check_character,
@@ -24,7 +25,7 @@ from custody.domain.isbt128 import (
     type3_flags,
 )
 from custody.labels.catalogue import QUARANTINE_STATEMENT
-from custody.labels.library import DEFAULT_FOLDER, load_library
+from custody.labels.library import load_library
 from custody.labels.pdf import render_pdf
 from custody.labels.symbols import code128_modules
 from custody.labels.templates import TemplateInvalid, load_template
@@ -39,7 +40,7 @@ from tests.labels.label_reading import (
     text_runs,
 )
 
-LIBRARY = load_library(DEFAULT_FOLDER)
+LIBRARY = load_library(SHIPPED_LABEL_TEMPLATES)
 TEMPLATES = sorted(LIBRARY.templates.values(), key=lambda t: t.key)
 FORMATS = {"code128": "Code128", "datamatrix": "DataMatrix"}
 PRODUCT_CODE = "D0001VA0"
@@ -329,7 +330,7 @@ def test_several_labels_print_a_page_each_with_their_own_bag():
     ids=["datamatrix", "din"],
 )
 def test_an_element_that_would_run_off_the_label_is_not_printed(tmp_path, marker, old, new):
-    text = (DEFAULT_FOLDER / "final_product.v1.toml").read_text(encoding="utf-8")
+    text = (SHIPPED_LABEL_TEMPLATES / "final_product.v1.toml").read_text(encoding="utf-8")
     header, *blocks = text.split("[[elements]]")
     blocks = [b.replace(old, new) if marker in b else b for b in blocks]
     path = tmp_path / "final_product.v1.toml"

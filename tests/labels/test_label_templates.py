@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import NotFound
 from custody.labels.catalogue import (
     CAUTION_STATEMENT,
@@ -20,7 +21,7 @@ from custody.labels.catalogue import (
     PURPOSES,
     QUARANTINE_STATEMENT,
 )
-from custody.labels.library import DEFAULT_FOLDER, load_library
+from custody.labels.library import load_library
 from custody.labels.templates import TemplateInvalid, load_template
 
 BLOCK = "[[elements]]"
@@ -44,7 +45,7 @@ MINIMAL_FILE = "storage_position.v1.toml"
 
 
 def shipped(name: str) -> str:
-    return (DEFAULT_FOLDER / f"{name}.v1.toml").read_text(encoding="utf-8")
+    return (SHIPPED_LABEL_TEMPLATES / f"{name}.v1.toml").read_text(encoding="utf-8")
 
 
 def with_element(**keys) -> str:
@@ -89,9 +90,9 @@ def assert_refused(problems: list[str], expected: str) -> None:
 
 
 def test_every_shipped_template_loads_and_every_purpose_has_one():
-    library = load_library(DEFAULT_FOLDER)
+    library = load_library(SHIPPED_LABEL_TEMPLATES)
     assert library.invalid == {}
-    assert len(library.templates) == len(list(DEFAULT_FOLDER.glob("*.toml")))
+    assert len(library.templates) == len(list(SHIPPED_LABEL_TEMPLATES.glob("*.toml")))
     assert {name for name, _ in library.templates} == set(PURPOSES)
 
 
@@ -301,7 +302,7 @@ def test_the_sha256_is_the_files_and_changes_when_the_file_changes(tmp_path):
 
 def test_an_invalid_file_is_kept_aside_while_the_others_load(tmp_path):
     for name in ("final_product", "shipper"):
-        shutil.copy(DEFAULT_FOLDER / f"{name}.v1.toml", tmp_path)
+        shutil.copy(SHIPPED_LABEL_TEMPLATES / f"{name}.v1.toml", tmp_path)
     broken = without_element(shipped("final_product"), "Caution: New Drug")
     (tmp_path / "final_product.v2.toml").write_text(broken.replace("version = 1", "version = 2"))
     library = load_library(tmp_path)
@@ -315,7 +316,7 @@ def test_an_invalid_file_is_kept_aside_while_the_others_load(tmp_path):
 
 def test_the_library_reads_the_folder_again_when_a_file_changes(tmp_path):
     path = tmp_path / "final_product.v1.toml"
-    shutil.copy(DEFAULT_FOLDER / "final_product.v1.toml", path)
+    shutil.copy(SHIPPED_LABEL_TEMPLATES / "final_product.v1.toml", path)
     assert load_library(tmp_path).get("final_product", 1).title.endswith("100 mm")
     # A new version dropped in is seen, newest first.
     (tmp_path / "final_product.v2.toml").write_text(

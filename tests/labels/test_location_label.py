@@ -10,7 +10,8 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from custody.labels.library import DEFAULT_FOLDER, load_library
+from custody.config import SHIPPED_LABEL_TEMPLATES
+from custody.labels.library import load_library
 from custody.labels.pdf import render_pdf
 from custody.labels.symbols import code128_modules
 from custody.services.bags.storage import LocationRequest, create_location
@@ -21,7 +22,7 @@ MM_PER_INCH = 25.4
 POINTS_PER_MM = 72 / MM_PER_INCH
 
 
-TEMPLATE = load_library(DEFAULT_FOLDER).get("storage_position", 1)
+TEMPLATE = load_library(SHIPPED_LABEL_TEMPLATES).get("storage_position", 1)
 
 
 def _values(code: str, name: str, kind: str, path: str) -> dict[str, str]:

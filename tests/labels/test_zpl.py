@@ -15,15 +15,16 @@ import pypdf
 import pytest
 from barcode.charsets import code128 as charset
 
+from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import LabelCannotPrint
 from custody.domain.isbt128 import check_character, eye_readable_din
-from custody.labels.library import DEFAULT_FOLDER, load_library
+from custody.labels.library import load_library
 from custody.labels.pdf import render_pdf
 from custody.labels.symbols import code128_modules
 from custody.labels.templates import PT_PER_MM
 from custody.labels.zpl import module_dots, render_zpl
 
-LIBRARY = load_library(DEFAULT_FOLDER)
+LIBRARY = load_library(SHIPPED_LABEL_TEMPLATES)
 TEMPLATES = sorted(LIBRARY.templates.values(), key=lambda t: t.key)
 DPMM = (8, 12)  # 203 and 300 dpi
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, make_url
 from custody import create_app
 from custody.extensions import db
 from custody.models import Base
-from tests.conftest import PG_URL, _drop_pg_database, _recreate_pg_database, _worker
+from tests.conftest import PG_URL, TEST_SECRET, _drop_pg_database, _recreate_pg_database, _worker
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def empty_app(tmp_path):
         url = _recreate_pg_database(PG_URL, name)
     else:
         url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
+    app = create_app({"CUSTODY_DATABASE_URL": url, "CUSTODY_SECRET_KEY": TEST_SECRET})
     with app.app_context():
         yield app
         db.session.remove()

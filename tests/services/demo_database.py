@@ -17,7 +17,14 @@ from custody import create_app
 from custody.extensions import db
 from custody.models import Base
 from custody.services.demo import load_demo
-from tests.conftest import PG_URL, _drop_pg_database, _migrate, _recreate_pg_database, _worker
+from tests.conftest import (
+    PG_URL,
+    TEST_SECRET,
+    _drop_pg_database,
+    _migrate,
+    _recreate_pg_database,
+    _worker,
+)
 
 
 def table_digest(names: Iterable[str]) -> str:
@@ -46,8 +53,8 @@ def loaded_demo(migrated_database, tmp_path_factory, label: str, tables) -> Iter
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": url,
+            "CUSTODY_SECRET_KEY": TEST_SECRET,
+            "CUSTODY_DATABASE_URL": url,
             "CUSTODY_FIN": "W9999",
         }
     )

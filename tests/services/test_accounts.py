@@ -24,14 +24,14 @@ def test_password_is_stored_only_as_a_salted_scrypt_hash(make):
 
 def test_right_password_signs_in(make):
     make.user("nurse", username="nina")
-    assert accounts.authenticate("Nina", PASSWORD, max_failures=5).username == "nina"
+    assert accounts.authenticate("Nina", PASSWORD).username == "nina"
 
 
 @pytest.mark.parametrize("username", ["nobody", "nina"])
 def test_wrong_username_or_password_gives_the_same_words(make, username):
     make.user("nurse", username="nina")
     with pytest.raises(AuthenticationFailed) as caught:
-        accounts.authenticate(username, "wrong password!", max_failures=5)
+        accounts.authenticate(username, "wrong password!")
     assert caught.value.message == accounts.BAD_CREDENTIALS
 
 
@@ -39,13 +39,13 @@ def test_five_failures_lock_the_account_and_are_audited(make):
     make.user("nurse", username="nina")
     for _ in range(4):
         with pytest.raises(AuthenticationFailed) as caught:
-            accounts.authenticate("nina", "wrong password!", max_failures=5)
+            accounts.authenticate("nina", "wrong password!")
         assert not isinstance(caught.value, AccountLocked)
     with pytest.raises(AccountLocked):
-        accounts.authenticate("nina", "wrong password!", max_failures=5)
+        accounts.authenticate("nina", "wrong password!")
     # once locked, even the right password is refused
     with pytest.raises(AccountLocked, match="locked"):
-        accounts.authenticate("nina", PASSWORD, max_failures=5)
+        accounts.authenticate("nina", PASSWORD)
     failures = db.session.scalars(
         select(AuditEntry).where(AuditEntry.reason == "failed sign-in").order_by(AuditEntry.id)
     ).all()
@@ -57,11 +57,11 @@ def test_a_success_resets_the_failure_count(make):
     make.user("nurse", username="nina")
     for _ in range(3):
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate("nina", "wrong password!", max_failures=5)
-    accounts.authenticate("nina", PASSWORD, max_failures=5)
+            accounts.authenticate("nina", "wrong password!")
+    accounts.authenticate("nina", PASSWORD)
     for _ in range(4):
         with pytest.raises(AuthenticationFailed) as caught:
-            accounts.authenticate("nina", "wrong password!", max_failures=5)
+            accounts.authenticate("nina", "wrong password!")
         assert not isinstance(caught.value, AccountLocked)
 
 
@@ -69,11 +69,11 @@ def test_unlock_needs_a_reason_and_restores_sign_in(make):
     make.user("nurse", username="nina")
     for _ in range(5):
         with pytest.raises(AuthenticationFailed):
-            accounts.authenticate("nina", "wrong password!", max_failures=5)
+            accounts.authenticate("nina", "wrong password!")
     with pytest.raises(ValidationFailed):
         accounts.unlock_user("admin", "nina", "  ")
     accounts.unlock_user("admin", "nina", "identity confirmed by phone")
-    assert accounts.authenticate("nina", PASSWORD, max_failures=5)
+    assert accounts.authenticate("nina", PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_parallel_wrong_passwords_each_count_and_lock_the_account(app, make):
         with app.app_context():
             start.wait()
             try:
-                accounts.authenticate("nina", "wrong password!", max_failures=5)
+                accounts.authenticate("nina", "wrong password!")
             except AccountLocked:
                 outcome = "locked"
             except AuthenticationFailed:

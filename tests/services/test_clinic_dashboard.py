@@ -107,12 +107,12 @@ def test_a_bag_blocked_by_a_recall_is_no_bag_for_the_next_infusion(clinic, make,
     clinic.allocate(bag, recipient, 1)
     qa = make.user("qa", username="quinn")
     signed = SignedRequest("Late positive sterility", "quinn", PASSWORD)
-    code = raise_recall(qa, "lot", bag.lot.lot_number, signed, 5)["code"]
+    code = raise_recall(qa, "lot", bag.lot.lot_number, signed)["code"]
 
     reason = _needs(dashboard(today))[(recipient.subject_id, 1)]
 
     assert f"bag {bag.code} is blocked by recall {code}" in reason
-    lift_recall(qa, code, signed, 5)
+    lift_recall(qa, code, signed)
     assert _needs(dashboard(today)) == {}
 
 

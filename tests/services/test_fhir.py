@@ -10,6 +10,7 @@ from fhir.resources.biologicallyderivedproduct import BiologicallyDerivedProduct
 from fhir.resources.biologicallyderivedproductdispense import BiologicallyDerivedProductDispense
 from fhir.resources.bundle import Bundle
 
+from custody.config import settings
 from custody.domain.errors import NotFound
 from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
@@ -25,6 +26,7 @@ from custody.services.manufacturing.divisions import SplitRequest, split_bag
 from custody.services.traceability import fhir
 from custody.services.traceability.fhir_dispense import dispense_bundle, dispense_of_bag
 from custody.services.traceability.fhir_product import product_resource
+from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 BASE = "https://fhir.test/api/v1/fhir"
@@ -111,7 +113,7 @@ def test_a_released_stored_bag_is_an_available_product_with_its_label_facts(app,
         bag.lot.product_description_code,
     )
     assert full["code"] == bag.product_code == "D0001VA0"
-    assert resource["productCode"]["text"] == app.config["CUSTODY_PRODUCT_NAME"]
+    assert resource["productCode"]["text"] == settings().product_name
     assert resource["identifier"] == [
         {"system": fhir.own_identifier_system("bag"), "value": bag.code}
     ]
@@ -129,7 +131,7 @@ def test_a_released_stored_bag_is_an_available_product_with_its_label_facts(app,
         "code": "available",
         "display": "Available",
     }
-    assert resource["processingFacility"] == [{"display": app.config["CUSTODY_FACILITY_NAME"]}]
+    assert resource["processingFacility"] == [{"display": settings().facility_name}]
     (donation,) = bag.lot.donations
     collection = resource["collection"]
     assert collection["source"]["identifier"]["value"] == donation.donor.donor_code
@@ -368,7 +370,7 @@ def test_an_unknown_recipient_is_not_found(app, subject_id):
 
 def test_the_code_system_base_is_a_setting(app, clinic):
     (bag,) = clinic.released_bags(1)
-    app.config["CUSTODY_FHIR_SYSTEM_BASE"] = "https://fhir.hospital.example/custody/"
+    change_settings(app, CUSTODY_FHIR_SYSTEM_BASE="https://fhir.hospital.example/custody/")
     resource = product_resource(bag.code)
     assert resource["identifier"][0]["system"] == (
         "https://fhir.hospital.example/custody/identifier/bag"

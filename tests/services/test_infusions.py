@@ -23,6 +23,7 @@ from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusions import complete_infusion, list_infusions, start_infusion
 from custody.services.core.audit_trail import acting_as
 from custody.services.core.site import site_zone
+from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 
@@ -63,7 +64,7 @@ def test_infusion_one_infuses_the_bag_and_sets_day0_in_the_sites_zone(app, clini
     started = utcnow()
     # A zone whose date differs from UTC's at this hour shows day 0 is the ward's date.
     zone = "Pacific/Kiritimati" if started.hour >= 10 else "Pacific/Pago_Pago"
-    app.config["CUSTODY_TIMEZONE"] = zone
+    change_settings(app, CUSTODY_TIMEZONE=zone)
     infusion = start_infusion(ann, uid, started_at=started, volume_ml=None, reactions="")
     local_day = started.astimezone(ZoneInfo(zone)).date()
     assert local_day != started.date()
@@ -167,7 +168,7 @@ def test_a_verification_holds_for_the_sites_setting(app, clinic, ann):
     _backdate(uid, 31)
     with pytest.raises(IllegalTransition, match="holds for 30 minutes"):
         start_infusion(ann, uid)
-    app.config["CUSTODY_VERIFICATION_VALID_MINUTES"] = 45
+    change_settings(app, CUSTODY_VERIFICATION_VALID_MINUTES=45)
     assert start_infusion(ann, uid)["verification"] == uid
 
 

@@ -58,7 +58,7 @@ def _signed(reason="Donor HIV NAT positive on look-back", user="quinn", password
 
 
 def _recall(qa, scope, value, **kw):
-    return raise_recall(qa, scope, value, _signed(**kw), max_failures=5)
+    return raise_recall(qa, scope, value, _signed(**kw))
 
 
 def _verify(nurse, bag, recipient):
@@ -311,14 +311,14 @@ def test_lifting_a_recall_is_signed_and_lets_the_bags_go_on(clinic, qa):
     bags = clinic.released_bags(1)
     code = _recall(qa, "lot", _fresh(bags[0]).lot.lot_number)["code"]
 
-    lifted = lift_recall(qa, code, _signed("NAT repeat negative; first result a lab error"), 5)
+    lifted = lift_recall(qa, code, _signed("NAT repeat negative; first result a lab error"))
 
     assert lifted["active"] is False and lifted["lifted_by"] == "Quinn Assurance"
     assert lifted["lift_signature"]["meaning"] == "recall lifted"
     assert situation(_fresh(bags[0])).recall == ""
     bag_lifecycle.plan("allocate", situation(_fresh(bags[0])))
     with pytest.raises(Conflict):
-        lift_recall(qa, code, _signed("again"), 5)
+        lift_recall(qa, code, _signed("again"))
 
 
 def test_a_recall_racing_an_allocation_scan_leaves_no_allocated_bag_unlisted(app, clinic, qa, make):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from custody.config import settings
 from custody.domain.errors import (
     AccountLocked,
     IllegalTransition,
@@ -14,6 +15,7 @@ from custody.extensions import db
 from custody.models import AuditEntry, Disposition, Lot, QualityAlert, Signature
 from custody.services.quality.disposition import signature_status
 from custody.services.quality.results import ResultRequest, correct_result, enter_result
+from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 
@@ -55,26 +57,25 @@ def test_release_with_a_result_out_of_spec_is_refused(quality, lot):
 def test_wrong_password_signs_nothing_and_counts_towards_lockout(quality, lot, make, app):
     quality.results(lot.lot_number)
     qa = make.user("qa")
-    from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
+    from custody.services.quality.disposition import DispositionRequest, sign_disposition
 
-    settings = ReleaseSettings.from_config(app.config)
     bad = DispositionRequest("release", qa.username, "not the password")
-    for _ in range(app.config["CUSTODY_MAX_FAILED_LOGINS"] - 1):
+    for _ in range(settings().max_failed_logins - 1):
         with pytest.raises(SignatureRefused, match="password is not correct"):
-            decide(qa, lot.lot_number, bad, settings)
+            sign_disposition(qa, lot.lot_number, bad)
     with pytest.raises(AccountLocked):
-        decide(qa, lot.lot_number, bad, settings)
+        sign_disposition(qa, lot.lot_number, bad)
     assert _reload(lot).disposition is Disposition.QUARANTINE
 
 
 def test_signing_with_another_persons_user_id_is_refused(quality, lot, make, app):
     quality.results(lot.lot_number)
     qa, other = make.user("qa"), make.user("qa")
-    from custody.services.quality.disposition import DispositionRequest, ReleaseSettings, decide
+    from custody.services.quality.disposition import DispositionRequest, sign_disposition
 
     request = DispositionRequest("release", other.username, PASSWORD)
     with pytest.raises(SignatureRefused, match="your own user ID"):
-        decide(qa, lot.lot_number, request, ReleaseSettings.from_config(app.config))
+        sign_disposition(qa, lot.lot_number, request)
 
 
 @pytest.mark.parametrize("role", ["technician", "nurse", "admin"])
@@ -92,7 +93,7 @@ def test_whoever_entered_a_result_may_not_release(quality, lot, make):
 
 
 def test_segregation_can_be_switched_off_by_the_site(quality, lot, make, app):
-    app.config["CUSTODY_RELEASE_SEGREGATION"] = False
+    change_settings(app, CUSTODY_RELEASE_SEGREGATION=0)
     qa = make.user("qa")
     quality.results(lot.lot_number, by=qa)
     quality.sign(lot.lot_number, signer=qa)

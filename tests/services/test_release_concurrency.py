@@ -20,8 +20,7 @@ from custody.models import Disposition, Lot, QcResult, ReleaseDecision
 from custody.services.audit.verify import verify_trail
 from custody.services.quality.disposition import (
     DispositionRequest,
-    ReleaseSettings,
-    decide,
+    sign_disposition,
     signature_status,
 )
 from custody.services.quality.lot_quality import latest_decision
@@ -56,11 +55,10 @@ def lots(quality, make_lot, people) -> list[str]:
 
 
 def _signing(app, lot: str, action: str = "release", **fields):
-    settings = ReleaseSettings.from_config(app.config)
 
     def sign(user):
         request = DispositionRequest(action, user.username, PASSWORD, **fields)
-        return decide(user, lot, request, settings).id
+        return sign_disposition(user, lot, request).id
 
     return sign
 

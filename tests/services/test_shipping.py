@@ -2,6 +2,7 @@
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -156,9 +157,7 @@ def test_a_shipment_is_dispatched_once_and_then_takes_no_more_bags(tech, in_tran
 def test_logger_csv_is_imported_and_its_excursion_found(tech, in_transit):
     shipment, _ = in_transit
     assert shipping.import_temperatures(tech, shipment.code, CSV) == 4
-    report = shipment_queries.temperature_report(
-        _reload(shipment), shipment_queries.gap_setting(None)
-    )
+    report = shipment_queries.temperature_report(_reload(shipment), None)
     assert len(report["readings"]) == 4
     (excursion,) = report["excursions"]
     assert excursion.peak_c == -120.5 and excursion.readings == 2
@@ -170,7 +169,7 @@ def test_logger_csv_is_imported_and_its_excursion_found(tech, in_transit):
 def test_gaps_follow_the_setting(tech, in_transit):
     shipment, _ = in_transit
     shipping.import_temperatures(tech, shipment.code, CSV)
-    report = shipment_queries.temperature_report(_reload(shipment), shipment_queries.gap_setting(5))
+    report = shipment_queries.temperature_report(_reload(shipment), timedelta(minutes=5))
     assert len(report["gaps"]) == 3
 
 

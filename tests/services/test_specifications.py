@@ -50,7 +50,7 @@ def _draft(user, product: str = "D0001", tests=STANDARD) -> QcSpecification:
 
 
 def _approve(qa, version: int, product: str = "D0001", password: str = PASSWORD):
-    return specs.approve_specification(qa, product, version, qa.username, password, 5)
+    return specs.approve_specification(qa, product, version, qa.username, password)
 
 
 def _stricter_viability(floor: float = 80.0) -> tuple[Criterion, ...]:
@@ -188,7 +188,7 @@ def test_approving_with_another_persons_user_id_is_refused(qa, make):
     other = make.user("qa")
     _draft(qa)
     with pytest.raises(SignatureRefused, match="your own user ID"):
-        specs.approve_specification(qa, "D0001", 1, other.username, PASSWORD, 5)
+        specs.approve_specification(qa, "D0001", 1, other.username, PASSWORD)
     assert _status("D0001", 1) == "draft"
 
 
@@ -197,7 +197,7 @@ def test_only_qa_approves(qa, make, role):
     _draft(qa)
     signer = make.user(role)
     with pytest.raises(SignatureRefused, match=f"Only QA can sign.*signed in as {role}"):
-        specs.approve_specification(signer, "D0001", 1, signer.username, PASSWORD, 5)
+        specs.approve_specification(signer, "D0001", 1, signer.username, PASSWORD)
     assert _status("D0001", 1) == "draft"
 
 

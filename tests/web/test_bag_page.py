@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from custody.config import settings
 from custody.domain.isbt128 import check_character
 from custody.domain.scan_targets import bag_scan_data
 from custody.models.base import utcnow
@@ -122,7 +122,7 @@ def test_bag_page_shows_identity_warnings_state_and_the_custody_timeline(
     custody = [n for n, step in enumerate(steps) if step["data-custody"] == "yes"]
     assert [steps[n]["data-action"] for n in custody] == ["store", "retrieve", "store"]
     assert steps[0]["data-action"] == "collect"
-    zone = ZoneInfo(app.config["CUSTODY_TIMEZONE"])
+    zone = settings().time_zone
     moments = (stored_at, retrieved_at, back_at)
     utc, local = page.all("step-utc"), page.all("step-local")
     assert [utc[n] for n in custody] == [m.strftime("%Y-%m-%d %H:%M:%S UTC") for m in moments]

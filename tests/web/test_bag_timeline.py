@@ -8,8 +8,8 @@ colour AND in words. The page links to the custody report.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from custody.config import settings
 from custody.models.base import utcnow
 from custody.services.bags.scans import ScanRequest, scan
 from custody.services.manufacturing import divisions as div
@@ -58,7 +58,7 @@ def test_an_infused_bags_page_draws_every_step_with_time_place_person_and_temper
     # The collection's local time is the collecting facility's; every other step's the site's.
     collected = page.attributes("step-utc")[0]["datetime"]
     assert page.all("step-local")[0].endswith(("CET", "CEST"))
-    site = ZoneInfo(app.config["CUSTODY_TIMEZONE"])
+    site = settings().time_zone
     infused_at = page.attributes("step-utc")[-1]["datetime"]
     expected = datetime.fromisoformat(infused_at).astimezone(site).strftime("%Y-%m-%d %H:%M:%S %Z")
     assert page.all("step-local")[-1] == expected and collected < infused_at

@@ -61,7 +61,7 @@ def test_a_technician_reads_recalls_but_cannot_sign_and_a_nurse_is_refused(
 ):
     bags, _ = _reach(clinic)
     code = raise_recall(
-        quinn, "lot", bags[0].lot.lot_number, SignedRequest("Late positive", "quinn", PASSWORD), 5
+        quinn, "lot", bags[0].lot.lot_number, SignedRequest("Late positive", "quinn", PASSWORD)
     )["code"]
     make.user("technician", username="tess")
     sign_in(client, "tess")
@@ -140,11 +140,11 @@ def test_a_recalled_bags_page_says_so_first_and_stops_saying_it_once_lifted(clie
 
     (bag,) = clinic.released_bags(1)
     signed = SignedRequest("Late positive sterility", "quinn", PASSWORD)
-    code = raise_recall(quinn, "lot", bag.lot.lot_number, signed, 5)["code"]
+    code = raise_recall(quinn, "lot", bag.lot.lot_number, signed)["code"]
     sign_in(client, "quinn")
 
     shown = Marked(client.get(f"/bags/{bag.code}").get_data(True))
     assert shown.one("bag-recall").startswith(f"UNDER RECALL {code}: DO NOT ALLOCATE")
 
-    lift_recall(quinn, code, signed, 5)
+    lift_recall(quinn, code, signed)
     assert Marked(client.get(f"/bags/{bag.code}").get_data(True)).all("bag-recall") == []

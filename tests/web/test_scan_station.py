@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from custody.config import settings
 from custody.domain.isbt128 import ALPHABET, check_character
 from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
@@ -187,7 +188,7 @@ def test_technician_stores_bags_packs_one_and_a_quarantined_bag_is_refused(
 
 def test_technician_receives_a_collection_by_scanning_its_din(page, live_server, technician, app):
     with acting_as("system:test", reason="test setup"):
-        (din,) = take_dins(app.config["CUSTODY_FIN"], 26, 1)
+        (din,) = take_dins(settings().fin, 26, 1)
         donor = Donor(donor_code="DNR-RCPT", sex="F", birth_date=utcnow().date().replace(year=1988))
         donor.eligibility = "eligible"
         db.session.add(

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from custody.config import settings
 from custody.extensions import db
 from custody.models import AuditEntry, User
 from custody.services.core.accounts import BAD_CREDENTIALS
@@ -96,7 +97,7 @@ def test_wrong_password_shows_error_stays_on_sign_in_and_does_not_sign_in(
 def test_five_wrong_passwords_lock_the_account_and_the_trail_records_it(
     page, live_server, technician, app
 ):
-    max_failures = app.config["CUSTODY_MAX_FAILED_LOGINS"]
+    max_failures = settings().max_failed_logins
     assert max_failures == 5
     page.goto(f"{live_server}/login")
     for attempt in range(1, max_failures):

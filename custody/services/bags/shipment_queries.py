@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from custody.config import settings
 from custody.domain import excursions
 from custody.extensions import db
 from custody.models import (
@@ -44,7 +45,7 @@ def list_shipments(
     return [{"shipment": s, "bag_count": counts.get(s.id, 0)} for s in shipments]
 
 
-def shipment_detail(code: str, gap: timedelta = excursions.DEFAULT_GAP) -> dict[str, Any]:
+def shipment_detail(code: str, gap: timedelta | None = None) -> dict[str, Any]:
     """Everything the shipment's page and API show: manifest, handoff, discrepancies, logger."""
     shipment = shipment_by_code(code)
     items = db.session.scalars(
@@ -118,13 +119,10 @@ def discrepancy_line(
     }
 
 
-def gap_setting(minutes: float | None) -> timedelta:
-    """The longest stretch without readings that is not yet reported as a gap."""
-    return timedelta(minutes=minutes) if minutes else excursions.DEFAULT_GAP
-
-
-def temperature_report(shipment: Shipment, gap: timedelta) -> dict[str, Any]:
-    """The logger's readings with the excursions above the shipment's limit and the gaps."""
+def temperature_report(shipment: Shipment, gap: timedelta | None = None) -> dict[str, Any]:
+    """The logger's readings with the excursions above the shipment's limit and the gaps
+    (stretches without readings longer than `gap`, the site's setting unless given)."""
+    gap = gap or settings().logger_gap
     readings = readings_of(shipment)
     return {
         "storage_limit_c": shipment.storage_limit_c,

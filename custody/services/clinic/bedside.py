@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from custody.domain import bedside_checks as rules
@@ -167,9 +166,7 @@ def _second_verifier(
     if username == user.username:
         return rules.SecondVerifierFacts(username=username, same_person=True), None
     try:
-        second = authenticate(
-            username, given.password, current_app.config.get("CUSTODY_MAX_FAILED_LOGINS", 5)
-        )
+        second = authenticate(username, given.password)
     except AuthenticationFailed as refused:
         db.session.rollback()
         return rules.SecondVerifierFacts(

@@ -15,9 +15,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
+from custody.config import settings
 from custody.domain import schedule
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from custody.domain.time_zones import local_time
@@ -40,16 +40,10 @@ from custody.services.core.site import site_zone
 from custody.services.core.transactions import write
 from custody.services.quality.disposition import release_holds
 
-DEFAULT_VALID_MINUTES = 30
 # A pump's volume reading may exceed the bag's nominal volume by a little (line priming).
 VOLUME_TOLERANCE_ML = 0.5
 # Clocks of ward tablets drift; a start or end a little in the future is still "now".
 CLOCK_SKEW = timedelta(minutes=2)
-
-
-def verification_valid_minutes() -> int:
-    """How long a passed bedside verification may precede the infusion (a site setting)."""
-    return int(current_app.config.get("CUSTODY_VERIFICATION_VALID_MINUTES", DEFAULT_VALID_MINUTES))
 
 
 def start_infusion(
@@ -58,11 +52,11 @@ def start_infusion(
     started_at: datetime | None = None,
     volume_ml: float | None = None,
     reactions: str = "",
-    valid_minutes: int | None = None,
 ) -> dict[str, Any]:
     """Record the start of the infusion that follows verification `verification_uid`."""
     check_bedside_role(user)
-    valid = valid_minutes if valid_minutes is not None else verification_valid_minutes()
+    # How long a passed bedside verification may precede the infusion (a site setting).
+    valid = settings().verification_valid_minutes
     race = (
         "Someone else recorded this infusion at the same moment, and theirs was saved first. "
         "Nothing of yours was saved: look at the recipient's infusions."

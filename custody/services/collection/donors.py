@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from custody.config import settings
 from custody.domain import eligibility
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from custody.extensions import db
@@ -27,7 +28,6 @@ from custody.services.core.transactions import write
 
 # 21 CFR 1271.85(a) and (b) for viable, leukocyte-rich cells, plus WNV (FDA donor guidance).
 # CMV is tested too, but a reactive CMV result does not by itself make a donor ineligible.
-DEFAULT_DONOR_TESTS = ("HIV-1/2", "HBV", "HCV", "HTLV-I/II", "Syphilis", "WNV")
 TEST_RESULTS = ("non-reactive", "reactive", "indeterminate", "pending")
 DETERMINATIONS = ("eligible", "ineligible", "incomplete")
 DETERMINERS = frozenset({Role.QA, Role.ADMIN})
@@ -89,7 +89,7 @@ def determine_eligibility(
     donor_code: str,
     determination: str,
     notes: str,
-    required_tests: Sequence[str] = DEFAULT_DONOR_TESTS,
+    required_tests: Sequence[str] | None = None,
 ) -> Donor:
     """QA's determination (21 CFR 1271.50): eligible only on complete non-reactive tests."""
     if user.role not in DETERMINERS:
@@ -113,7 +113,8 @@ def determine_eligibility(
     with write(user, f"donor eligibility: {determination}", "Someone changed this donor at once."):
         donor = donor_by_code(donor_code, lock=True)
         if determination == "eligible":
-            _require_complete_testing(donor, required_tests)
+            required = settings().donor_tests if required_tests is None else required_tests
+            _require_complete_testing(donor, required)
         donor.eligibility = Eligibility(determination)
         donor.eligibility_determined_at = utcnow()
         donor.eligibility_determined_by_id = user.id
@@ -173,8 +174,9 @@ def list_donors(
     eligibility_filter: str | None = None,
     limit: int = 100,
     offset: int = 0,
-    required: Sequence[str] = DEFAULT_DONOR_TESTS,
+    required: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
+    required = settings().donor_tests if required is None else required
     query = select(Donor).options(selectinload(Donor.tests), selectinload(Donor.donations))
     if eligibility_filter:
         query = query.where(Donor.eligibility == eligibility_filter)
@@ -183,7 +185,10 @@ def list_donors(
     return [donor_summary(d, names, required) for d in donors]
 
 
-def donor_detail(donor_code: str, required: Sequence[str] = DEFAULT_DONOR_TESTS) -> dict:
+def donor_detail(donor_code: str, required: Sequence[str] | None = None) -> dict:
+    """The donor with their tests against `required` (the site's CUSTODY_DONOR_TESTS unless
+    given)."""
+    required = settings().donor_tests if required is None else required
     donor = donor_by_code(donor_code)
     return donor_summary(donor, users_by_id([donor.eligibility_determined_by_id]), required)
 

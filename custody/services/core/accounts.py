@@ -9,6 +9,7 @@ import secrets
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from custody.config import settings
 from custody.domain.errors import (
     AccountLocked,
     AuthenticationFailed,
@@ -60,8 +61,9 @@ def _check_password_quality(password: str) -> None:
         raise ValidationFailed(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def authenticate(username: str, password: str, max_failures: int) -> User:
-    """Check a username and password; count failures and lock the account at `max_failures`.
+def authenticate(username: str, password: str) -> User:
+    """Check a username and password; count failures and lock the account at the limit
+    (CUSTODY_MAX_FAILED_LOGINS).
 
     Failures and lockouts are written to the audit trail and committed even though the
     sign-in itself fails: attempts at misuse must be detected and reported (11.300(d)).
@@ -80,8 +82,7 @@ def authenticate(username: str, password: str, max_failures: int) -> User:
     if not user.active:
         raise AuthenticationFailed("This account is retired. Ask an administrator.")
     if not check_password_hash(user.password_hash, password):
-        _record_failure(user, max_failures)
-        if user.locked_at is not None:
+        if _record_failure(user, settings().max_failed_logins):
             raise AccountLocked(_locked_message())
         raise AuthenticationFailed(BAD_CREDENTIALS)
     if user.failed_logins:
@@ -102,12 +103,16 @@ def _locked_message() -> str:
     )
 
 
-def _record_failure(user: User, max_failures: int) -> None:
+def _record_failure(user: User, max_failures: int) -> bool:
+    """Count one failure; whether it locked the account. The answer is this attempt's own: read
+    after the commit, it could already show a lock that a parallel guess made."""
     with acting_as(user.username, reason="failed sign-in"):
         user.failed_logins += 1
-        if user.failed_logins >= max_failures:
+        locked = user.failed_logins >= max_failures
+        if locked:
             user.locked_at = utcnow()
         db.session.commit()
+    return locked
 
 
 def unlock_user(actor: str, username: str, reason: str) -> User:

@@ -31,7 +31,7 @@ def check_signer(user: User, doing: str) -> None:
         )
 
 
-def reauthenticate(user: User, username: str, password: str, max_failures: int) -> None:
+def reauthenticate(user: User, username: str, password: str) -> None:
     """Both components again (11.200(a)(1)): the caller's own user ID and their password.
 
     Call it before opening the transaction that signs: a failure is committed (counted and
@@ -44,7 +44,7 @@ def reauthenticate(user: User, username: str, password: str, max_failures: int) 
             field="username",
         )
     try:
-        authenticate(username, password, max_failures)
+        authenticate(username, password)
     except AccountLocked:
         raise
     except AuthenticationFailed:

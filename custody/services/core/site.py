@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app
-
-from custody.domain.time_zones import zone_named
+from custody.config import settings
 
 
 def site_zone() -> ZoneInfo:
     """The facility's time zone: labels, pages and ISBT 128 dates use its wall clock."""
-    return zone_named(current_app.config["CUSTODY_TIMEZONE"])
+    return settings().time_zone
 
 
 def establishment() -> tuple[str, str]:
     """The releasing establishment's name and address, as labels and certificates print them."""
-    config = current_app.config
-    return config["CUSTODY_FACILITY_NAME"], config["CUSTODY_FACILITY_ADDRESS"]
+    return settings().facility_name, settings().facility_address
 
 
 def product_name() -> str:
-    return current_app.config["CUSTODY_PRODUCT_NAME"]
+    return settings().product_name

@@ -32,10 +32,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from custody.config import settings
 from custody.extensions import db
 from custody.models import (
     Allocation,
@@ -89,7 +89,7 @@ def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
         site = StorageLocation(code="LOC-SITE1", name=LAB, kind=LocationKind.SITE)
         db.session.add(site)
         shipments = _shipment_numbers()
-        pdc = current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"]
+        pdc = settings().product_description_code
         specification = quality.approved_specification(users, pdc)
         labelling.approve_templates(users)
         for number in range(scale):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import current_app
-
+from custody.config import settings
 from custody.domain import isbt128
 from custody.models import (
     BatchMaterial,
@@ -36,8 +35,7 @@ from custody.services.demo.scenario import (
 
 def lots(unit: Unit) -> list[Lot]:
     """A unit's donors, their collections as received at the lab, and the lots made of them."""
-    config = current_app.config
-    dins = take_dins(config["CUSTODY_FIN"], 26, 8)
+    dins = take_dins(settings().fin, 26, 8)
     lots = []
     for d, (eligibility, dispositions) in enumerate(DONORS):
         collected = EPOCH + DAY * unit.rng.randrange(0, 180) + HOUR * unit.rng.randrange(6)
@@ -124,7 +122,7 @@ def _lot(unit: Unit, n: int, donation: Donation, disposition: Disposition) -> Lo
     lot = Lot(
         lot_number=f"L26-{unit.number:04d}-{n + 1:02d}",
         din=donation.din,
-        product_description_code=current_app.config["CUSTODY_PRODUCT_DESCRIPTION_CODE"],
+        product_description_code=settings().product_description_code,
         disposition=disposition,
         # Made under the specification in force, which judges it for good (a new version
         # applies to new lots only).

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from custody.domain.release_rules import (
@@ -53,7 +52,6 @@ from custody.services.quality.certificates import issue_certificate
 # and sign the other exactly as a QA person's would.
 from custody.services.quality.disposition import (
     DispositionRequest,
-    ReleaseSettings,
     check_request,
     reopen_for_review,
     signed_decision,
@@ -122,11 +120,10 @@ def review(unit: Unit, lots: list[Lot]) -> None:
     for lot in lots:
         if stories[lot.lot_number] == "corrected":
             _correct(unit, lot, entered[lot.lot_number])
-    settings = ReleaseSettings.from_config(current_app.config)
     for lot in lots:
         decided = unit.decided.get(lot.lot_number)
         if decided is not None:
-            _decide(unit, lot, stories[lot.lot_number], decided, settings)
+            _decide(unit, lot, stories[lot.lot_number], decided)
     for lot in lots:
         if stories[lot.lot_number] == "alert":
             _positive_sterility(unit, lot)
@@ -258,10 +255,9 @@ def _requests(lot: Lot, signer: User) -> dict[str, DispositionRequest]:
     }
 
 
-def _decide(
-    unit: Unit, lot: Lot, story: str, at: datetime, settings: ReleaseSettings
-) -> ReleaseDecision:
-    """QA's signed decision as `release.decide` makes it, dated by the demo's clock.
+def _decide(unit: Unit, lot: Lot, story: str, at: datetime) -> ReleaseDecision:
+    """QA's signed decision as `quality.disposition.sign_disposition` makes it, dated by the
+    demo's clock.
 
     Segregation is checked whatever the setting: the demo's analysts never sign."""
     signer = unit.users["qa"]
@@ -272,7 +268,7 @@ def _decide(
         raise RuntimeError(f"demo schedule out of order: lot {lot.lot_number} signed too early")
     check_request(lot, rule, request, results, True, signer)
     decision = signed_decision(signer, lot, rule, request, results, at, "quarantine")
-    issue_certificate(decision, lot, settings.certificate)
+    issue_certificate(decision, lot)
     return decision
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 
-from flask import current_app
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from custody.config import settings
 from custody.domain.errors import (
     Conflict,
     Forbidden,
@@ -288,7 +288,7 @@ def _issued_template(label: LabelPrint) -> LabelTemplate:
 
 
 def printer_dpmm() -> int:
-    return int(current_app.config.get("CUSTODY_LABEL_PRINTER_DPMM", 12))
+    return settings().label_printer_dpmm
 
 
 def label_by_id(label_id: int) -> LabelPrint:

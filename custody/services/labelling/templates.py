@@ -9,15 +9,14 @@ new version, approved in its turn. Every print records the version and the file 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 
+from custody.config import settings
 from custody.domain.errors import Conflict, LabelCannotPrint
 from custody.extensions import db
 from custody.labels.catalogue import PURPOSES
-from custody.labels.library import DEFAULT_FOLDER, TemplateLibrary, load_library
+from custody.labels.library import TemplateLibrary, load_library
 from custody.labels.templates import LabelTemplate
 from custody.models import LabelTemplateApproval, User
 from custody.models.base import utcnow
@@ -28,8 +27,7 @@ APPROVAL_MEANING = "Approved label template for printing"
 
 
 def library() -> TemplateLibrary:
-    folder = current_app.config.get("CUSTODY_LABEL_TEMPLATES") or DEFAULT_FOLDER
-    return load_library(Path(folder))
+    return load_library(settings().label_templates)
 
 
 def approvals(purpose: str | None = None) -> list[LabelTemplateApproval]:
@@ -63,12 +61,12 @@ def printable_template(purpose: str) -> LabelTemplate:
 
 
 def approve_template(
-    user: User, purpose: str, version: int, username: str, password: str, max_failures: int
+    user: User, purpose: str, version: int, username: str, password: str
 ) -> LabelTemplateApproval:
     """QA's signature on one template version, after checking the file as it is now."""
     check_signer(user, "a label template")
     template = library().get(purpose, version)
-    reauthenticate(user, username, password, max_failures)
+    reauthenticate(user, username, password)
     race = f"Someone approved {purpose} v{version} at the same moment; look again."
     with write(user, f"label template {purpose} v{version} approved", race):
         if any(a.version == version for a in approvals(purpose)):

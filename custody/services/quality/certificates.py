@@ -8,7 +8,7 @@ not a re-rendering from data that may since have been corrected.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -27,6 +27,7 @@ from custody.domain.release_rules import Criterion, criterion_words, number_word
 from custody.extensions import db
 from custody.models import Lot, QcResult, ReleaseDecision
 from custody.services.bags.queries import lot_determinations
+from custody.services.core.site import establishment, product_name, site_zone
 from custody.services.quality.lot_quality import (
     criteria_of,
     current_results,
@@ -41,20 +42,10 @@ DISPOSITION_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class CertificateContext:
-    """The site's own words for the certificate, from its settings."""
-
-    facility_name: str
-    facility_address: str
-    timezone: str
-    product_name: str
-
-
-def issue_certificate(decision: ReleaseDecision, lot: Lot, context: CertificateContext) -> None:
+def issue_certificate(decision: ReleaseDecision, lot: Lot) -> None:
     """Render the certificate of this decision and keep its bytes with it."""
     decision.certificate_number = _next_number(lot)
-    pdf = render_certificate(certificate_data(decision, lot, context))
+    pdf = render_certificate(certificate_data(decision, lot))
     decision.certificate_pdf = pdf
     decision.certificate_sha256 = hashlib.sha256(pdf).hexdigest()
 
@@ -86,9 +77,9 @@ def certificate_pdf(lot_number: str) -> tuple[bytes, str]:
     return decision.certificate_pdf, decision.certificate_number
 
 
-def certificate_data(
-    decision: ReleaseDecision, lot: Lot, context: CertificateContext
-) -> CertificateData:
+def certificate_data(decision: ReleaseDecision, lot: Lot) -> CertificateData:
+    """What the certificate prints, in the site's own words (name, address, zone, product)."""
+    facility_name, facility_address = establishment()
     determination = lot_determinations({lot.id})[lot.id]
     criteria = criteria_of(lot)
     titles = {c.test: c.title for c in criteria}
@@ -97,12 +88,12 @@ def certificate_data(
     return CertificateData(
         certificate_number=decision.certificate_number,
         lot_number=lot.lot_number,
-        product_name=context.product_name,
+        product_name=product_name(),
         product_description_code=lot.product_description_code,
         specification=f"{spec.product_description_code} version {spec.version}" if spec else "none",
-        facility_name=context.facility_name,
-        facility_address=context.facility_address,
-        timezone=context.timezone,
+        facility_name=facility_name,
+        facility_address=facility_address,
+        timezone=site_zone().key,
         disposition=DISPOSITION_WORDS[decision.disposition],
         donors=tuple(
             CertificateDonor(

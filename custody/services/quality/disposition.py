@@ -12,10 +12,11 @@ later, `reopen_for_review` withdraws the signature and puts the lot back in quar
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from custody.config import settings
 from custody.domain.errors import IllegalTransition, SignatureRefused, ValidationFailed
 from custody.domain.release_rules import (
     RELEASING,
@@ -33,7 +34,7 @@ from custody.services.bags.queries import lot_determinations
 from custody.services.bags.recall_status import active_recall_codes
 from custody.services.core.signatures import check_signer, reauthenticate, sign
 from custody.services.core.transactions import write
-from custody.services.quality.certificates import CertificateContext, issue_certificate
+from custody.services.quality.certificates import issue_certificate
 from custody.services.quality.lot_quality import (
     criteria_of,
     current_results,
@@ -60,44 +61,22 @@ class DispositionRequest:
     statements_acknowledged: bool = False
 
 
-@dataclass(frozen=True)
-class ReleaseSettings:
-    max_failed_logins: int
-    segregation: bool
-    certificate: CertificateContext
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> ReleaseSettings:
-        return cls(
-            max_failed_logins=config["CUSTODY_MAX_FAILED_LOGINS"],
-            segregation=config["CUSTODY_RELEASE_SEGREGATION"],
-            certificate=CertificateContext(
-                facility_name=config["CUSTODY_FACILITY_NAME"],
-                facility_address=config["CUSTODY_FACILITY_ADDRESS"],
-                timezone=config["CUSTODY_TIMEZONE"],
-                product_name=config["CUSTODY_PRODUCT_NAME"],
-            ),
-        )
-
-
-def decide(
-    user: User, lot_number: str, request: DispositionRequest, settings: ReleaseSettings
-) -> ReleaseDecision:
+def sign_disposition(user: User, lot_number: str, request: DispositionRequest) -> ReleaseDecision:
     """Sign the lot's disposition; for a release, conditional release or rejection, issue the
     certificate in the same transaction and keep its bytes."""
     check_signer(user, "a lot's disposition")
-    reauthenticate(user, request.username, request.password, settings.max_failed_logins)
+    reauthenticate(user, request.username, request.password)
     race = f"Someone signed lot {lot_number} at the same moment; look at it again."
     reason = f"lot {request.action.replace('_', ' ')}: {request.reason.strip()}".strip(": ")
     with write(user, reason, race, lot=lot_number):
         lot = locked_lot(lot_number)
         rule = disposition_action(request.action, lot.disposition.value, lot_number)
         results = current_results(lot)
-        check_request(lot, rule, request, results, settings.segregation, user)
+        check_request(lot, rule, request, results, settings().release_segregation, user)
         decision = signed_decision(user, lot, rule, request, results)
         lot.disposition = Disposition(rule.disposition)
         if rule.disposition != Disposition.QUARANTINE:
-            issue_certificate(decision, lot, settings.certificate)
+            issue_certificate(decision, lot)
     return decision
 
 

@@ -107,11 +107,11 @@ def spec_item(sequence: int, c: Criterion) -> QcSpecItem:
 
 
 def approve_specification(
-    user: User, pdc: str, version: int, username: str, password: str, max_failures: int
+    user: User, pdc: str, version: int, username: str, password: str
 ) -> QcSpecification:
     """QA's signature makes a draft the version new lots of the product are judged by."""
     check_signer(user, "a specification")
-    reauthenticate(user, username, password, max_failures)
+    reauthenticate(user, username, password)
     race = "Someone approved a version of this specification at the same moment; look again."
     with write(user, f"specification {pdc} v{version} approved", race):
         # Every version of the product, locked in one order: two approvals at once queue here,

@@ -14,13 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-
+from custody.config import settings
 from custody.models import Bag, User
 from custody.services.core.site import product_name
 
 FHIR_JSON = "application/fhir+json"
-DEFAULT_SYSTEM_BASE = "https://custody-tracker.example/fhir"
 
 # ICCBBA's URIs (DOMAIN.md §7; HL7's MPHO profile in the Orders and Observations incubator
 # uses the same ones for biologicalSourceEvent and productCode).
@@ -38,9 +36,7 @@ UCUM = "http://unitsofmeasure.org"
 
 
 def system_base() -> str:
-    return str(current_app.config.get("CUSTODY_FHIR_SYSTEM_BASE") or DEFAULT_SYSTEM_BASE).rstrip(
-        "/"
-    )
+    return settings().fhir_system_base
 
 
 def own_code_system(name: str) -> str:

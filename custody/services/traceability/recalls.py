@@ -53,15 +53,13 @@ def preview(scope: str, value: str) -> dict[str, Any]:
     return {"scope": scope, "value": value, **_consequences(lots, affected)}
 
 
-def raise_recall(
-    user: User, scope: str, value: str, request: SignedRequest, max_failures: int
-) -> dict[str, Any]:
+def raise_recall(user: User, scope: str, value: str, request: SignedRequest) -> dict[str, Any]:
     """Sign the recall: every bag of the lots reached is blocked when this returns."""
     check_signer(user, "a recall")
     value = trace.normalised(scope, value)
     reason = _reason(request.reason)
     _refuse_empty(scope, value, trace.lot_ids_from(scope, value))
-    reauthenticate(user, request.username, request.password, max_failures)
+    reauthenticate(user, request.username, request.password)
     race = "Someone changed these lots at the same moment; look at them again and sign again."
     with write(user, f"recall: {reason}", race, **{scope: value}):
         lots = _lots(trace.lot_ids_from(scope, value), lock=True)
@@ -74,12 +72,12 @@ def raise_recall(
     return detail
 
 
-def lift_recall(user: User, code: str, request: SignedRequest, max_failures: int) -> dict:
+def lift_recall(user: User, code: str, request: SignedRequest) -> dict:
     """Sign the lifting of a recall (e.g. the positive result proved false): bags go on."""
     check_signer(user, "the lifting of a recall")
     reason = _reason(request.reason)
     recall_by_code(code)
-    reauthenticate(user, request.username, request.password, max_failures)
+    reauthenticate(user, request.username, request.password)
     race = f"Someone lifted recall {code} at the same moment; look at it again."
     with write(user, f"recall lifted: {reason}", race, recall=code):
         recall = recall_by_code(code, lock=True)

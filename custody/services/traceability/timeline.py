@@ -21,8 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from flask import current_app
-
+from custody.config import settings
 from custody.documents.custody_report import ReportContext, render_custody_report
 from custody.domain import excursions, isbt128
 from custody.domain.bag_lifecycle import FINAL_STATES
@@ -44,7 +43,6 @@ from custody.services.core.site import establishment, product_name, site_zone
 from custody.services.traceability.timeline_records import Records, load_records
 from custody.services.traceability.timeline_steps import steps_of
 
-GAP_SETTING = "CUSTODY_LOGGER_GAP_MINUTES"
 # Where custody is held after each action: in a storage position, in a shipment, or (None) in
 # someone's hands. Actions not listed leave it where it was.
 _HELD_AFTER = {"store": "storage", "move": "storage", "pack": "shipment"}
@@ -53,8 +51,7 @@ _HELD_AFTER |= {"retrieve": None, "receive": None, "unpack": None, "discard": No
 
 def gap_limit() -> timedelta:
     """The longest stretch without a record that is not yet a gap (a site setting)."""
-    minutes = current_app.config.get(GAP_SETTING)
-    return timedelta(minutes=minutes) if minutes else excursions.DEFAULT_GAP
+    return settings().logger_gap
 
 
 def vein_to_vein(bag: Bag, now: datetime | None = None, limit: timedelta | None = None) -> Timeline:
