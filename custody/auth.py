@@ -1,19 +1,21 @@
 """Who is asking: a browser session (Flask-Login) or an API bearer token, and their role.
 
-Role checks live here so that every view says in one line who may call it.
+Every view says in one line which use case it starts; who may start it is the permissions
+table's answer (custody/domain/permissions.py), not the view's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, g, request
-from flask_login import current_user
+from flask_login import current_user, login_required
 
-from custody.domain.errors import AuthenticationFailed, Forbidden
+from custody.domain.errors import AuthenticationFailed
+from custody.domain.permissions import UseCase, allows, authorise, permission
 from custody.extensions import csrf, db, login_manager
-from custody.models.accounts import Role, User
+from custody.models.accounts import User
 from custody.services.core.accounts import user_for_token
 
 
@@ -22,6 +24,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
+    app.jinja_env.globals["may"] = may
 
 
 def _load_user(user_id: str) -> User | None:
@@ -54,30 +57,58 @@ def api_user() -> User:
     return user
 
 
-def require_role(*roles: Role | str) -> Callable:
-    """Decorate an API view: the caller must hold one of `roles` (any role when none given).
+def requires(use_case: UseCase) -> Callable:
+    """Decorate an API view: the caller's role must be one the permissions table gives
+    `use_case`. The view carries its use case, so a test can find any view without one.
 
     Put it right under the route decorator so that authority is checked before the body is
     parsed: a stranger learns nothing about what a valid request would look like.
     """
-    allowed = {Role(r) for r in roles} or set(Role)
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
-            check_role(api_user(), allowed)
+            check_permission(api_user(), use_case)
             return view(*args, **kwargs)
 
+        wrapper.use_case = UseCase(use_case)
         return wrapper
 
     return decorator
 
 
-def check_role(user: User, allowed: Iterable[Role]) -> None:
-    allowed = set(allowed)
-    if user.role not in allowed:
-        names = " or ".join(sorted(r.value for r in allowed))
-        raise Forbidden(
-            f"Only {names} may do this; you are signed in as {user.role.value}.",
-            role=user.role.value,
-        )
+def page_requires(use_case: UseCase) -> Callable:
+    """Decorate a page: signed in (else to the sign-in page), and allowed `use_case`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            check_permission(current_user, use_case)
+            return view(*args, **kwargs)
+
+        wrapper.use_case = UseCase(use_case)
+        return login_required(wrapper)
+
+    return decorator
+
+
+def open_to_anyone(use_case: UseCase) -> Callable:
+    """Mark a view anyone may call, signed in or not (signing in and out)."""
+    if not permission(use_case).public:
+        raise ValueError(f"{use_case} is not public in the permissions table")
+
+    def decorator(view: Callable) -> Callable:
+        view.use_case = UseCase(use_case)
+        return view
+
+    return decorator
+
+
+def check_permission(user: User, use_case: UseCase) -> None:
+    authorise(user.role, use_case)
+
+
+def may(use_case: UseCase | str) -> bool:
+    """For pages: whether the signed-in person may start `use_case`, so a page offers only
+    what the server will accept."""
+    return current_user.is_authenticated and allows(current_user.role, use_case)

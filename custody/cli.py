@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from custody.config import SettingsError, load_settings
 from custody.database import DatabaseNotReady, check_database, database_problem
 from custody.domain.errors import DomainError
+from custody.domain.permissions import Role
 
 
 def _create_app(*_args) -> Flask:
@@ -72,7 +73,7 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["technician", "qa", "nurse", "admin"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--name", "full_name", required=True, help="Full name, as printed on signatures.")
 @with_appcontext
 def user_create(username: str, role: str, full_name: str) -> None:

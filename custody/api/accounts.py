@@ -1,7 +1,8 @@
 """Accounts: who am I, and (admins) creating and unlocking users."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.accounts import UnlockIn, UserIn, UserOut
 from custody.services.core import accounts
 
@@ -10,14 +11,14 @@ blp = ApiBlueprint("users", __name__, description="People and their roles")
 
 
 @blp.get("/me")
-@require_role()
+@requires(UseCase.READ_OWN_ACCOUNT)
 @blp.response(200, UserOut)
 def me():
     return api_user()
 
 
 @blp.post("")
-@require_role("admin")
+@requires(UseCase.MANAGE_USERS)
 @blp.arguments(UserIn)
 @blp.response(201, UserOut)
 def create_user(body):
@@ -27,7 +28,7 @@ def create_user(body):
 
 
 @blp.post("/<username>/unlock")
-@require_role("admin")
+@requires(UseCase.MANAGE_USERS)
 @blp.arguments(UnlockIn)
 @blp.response(200, UserOut)
 def unlock_user(body, username):

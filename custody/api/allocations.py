@@ -1,7 +1,8 @@
 """Allocating released bags to recipients, de-allocation and the dose checks."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.allocations import (
     AllocationIn,
     AllocationListOut,
@@ -25,11 +26,10 @@ blp = ApiBlueprint(
     __name__,
     description="Allocating released bags to recipients, de-allocation and the dose checks",
 )
-ALLOCATORS = ("qa", "admin")
 
 
 @blp.post("")
-@require_role(*ALLOCATORS)
+@requires(UseCase.ALLOCATE)
 @blp.arguments(AllocationIn)
 @blp.response(201, AllocationResultOut)
 def create(body):
@@ -43,7 +43,7 @@ def create(body):
 
 
 @blp.post("/<bag_code>/deallocation")
-@require_role(*ALLOCATORS)
+@requires(UseCase.DEALLOCATE)
 @blp.arguments(DeallocationIn)
 @blp.response(200, AllocationOut)
 def end(body, bag_code):
@@ -53,7 +53,7 @@ def end(body, bag_code):
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(AllocationQuery, location="query")
 @blp.response(200, AllocationListOut)
 def listing(query):

@@ -7,7 +7,8 @@ Admins and QA only. The filters, their checks and the exports are the review pag
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.extensions import db
 from custody.schemas.audit import AuditEntriesOut, AuditFilterQuery, AuditQuery, AuditVerifyOut
 from custody.services.audit.export import Export, csv_export, pdf_export
@@ -17,12 +18,11 @@ from custody.services.core.site import site_zone
 
 PREFIX = "/audit"
 blp = ApiBlueprint("audit", __name__, description="The append-only, hash-chained audit trail")
-REVIEWERS = ("admin", "qa")
 FILE = {"type": "string", "format": "binary"}
 
 
 @blp.get("/entries")
-@require_role(*REVIEWERS)
+@requires(UseCase.REVIEW_AUDIT_TRAIL)
 @blp.arguments(AuditQuery, location="query")
 @blp.response(200, AuditEntriesOut)
 def entries(query):
@@ -34,7 +34,7 @@ def entries(query):
 
 
 @blp.get("/entries.csv")
-@require_role(*REVIEWERS)
+@requires(UseCase.REVIEW_AUDIT_TRAIL)
 @blp.arguments(AuditFilterQuery, location="query")
 @blp.response(200, FILE, content_type="text/csv", description="One row per entry")
 def entries_csv(query):
@@ -45,7 +45,7 @@ def entries_csv(query):
 
 
 @blp.get("/entries.pdf")
-@require_role(*REVIEWERS)
+@requires(UseCase.REVIEW_AUDIT_TRAIL)
 @blp.arguments(AuditFilterQuery, location="query")
 @blp.response(200, FILE, content_type="application/pdf", description="A printable extract")
 def entries_pdf(query):
@@ -60,7 +60,7 @@ def _download(export: Export) -> Response:
 
 
 @blp.get("/verify")
-@require_role(*REVIEWERS)
+@requires(UseCase.REVIEW_AUDIT_TRAIL)
 @blp.response(200, AuditVerifyOut)
 def verify():
     report = verify_trail(db.session.connection())

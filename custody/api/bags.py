@@ -3,7 +3,8 @@
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.bags import BagDetailOut, BagListOut, BagQuery
 from custody.services.bags.queries import bag_detail, list_bags
 from custody.services.traceability.timeline import custody_report as custody_report_pdf
@@ -13,7 +14,7 @@ blp = ApiBlueprint("bags", __name__, description="Bags of final product and thei
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(BagQuery, location="query")
 @blp.response(200, BagListOut)
 def index(query):
@@ -21,14 +22,14 @@ def index(query):
 
 
 @blp.get("/<code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, BagDetailOut)
 def show(code):
     return bag_detail(code)
 
 
 @blp.get("/<code>/custody-report.pdf")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(
     200,
     {"type": "string", "format": "binary"},

@@ -1,7 +1,8 @@
 """Two-person bedside verification, and the thaw countdown the bedside page shows."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.bedside import ThawOut, VerificationIn, VerificationOut
 from custody.services.bags.thawing import thaw_status
 from custody.services.clinic.bedside import VerificationRequest, get_verification, verify
@@ -11,7 +12,7 @@ blp = ApiBlueprint("bedside", __name__, description="Two-person bedside verifica
 
 
 @blp.post("/verifications")
-@require_role("nurse")
+@requires(UseCase.VERIFY_AT_BEDSIDE)
 @blp.arguments(VerificationIn)
 @blp.response(201, VerificationOut)
 def create_verification(body):
@@ -24,7 +25,7 @@ def create_verification(body):
 
 
 @blp.get("/verifications/<uid>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, VerificationOut)
 def show_verification(uid):
     """A recorded verification with its checks, as it was answered."""
@@ -32,7 +33,7 @@ def show_verification(uid):
 
 
 @blp.get("/thaws/<bag_code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, ThawOut)
 def show_thaw(bag_code):
     """The bag's thaw: started, ended, the post-thaw use-by time and the seconds left."""

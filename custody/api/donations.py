@@ -1,8 +1,9 @@
 """Collections (apheresis donations) and their receipt at the lab."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.config import settings
+from custody.domain.permissions import UseCase
 from custody.schemas.collections import (
     DonationIn,
     DonationListOut,
@@ -30,7 +31,7 @@ blp = ApiBlueprint(
 
 
 @blp.post("")
-@require_role("technician", "admin")
+@requires(UseCase.RECORD_COLLECTION)
 @blp.arguments(DonationIn)
 @blp.response(201, DonationOut)
 def create(body):
@@ -41,7 +42,7 @@ def create(body):
 
 
 @blp.get("")
-@require_role("technician", "qa", "admin")
+@requires(UseCase.READ_DONORS)
 @blp.arguments(DonationQuery, location="query")
 @blp.response(200, DonationListOut)
 def index(query):
@@ -49,7 +50,7 @@ def index(query):
 
 
 @blp.get("/<din>")
-@require_role("technician", "qa", "admin")
+@requires(UseCase.READ_DONORS)
 @blp.response(200, DonationOut)
 def show(din):
     """One collection, by its 13-character DIN (or the DIN typed with its check character)."""
@@ -57,7 +58,7 @@ def show(din):
 
 
 @blp.post("/receipts")
-@require_role("technician", "admin")
+@requires(UseCase.RECEIVE_COLLECTION)
 @blp.arguments(ReceiptIn)
 @blp.response(201, ReceiptOut)
 def receive(body):

@@ -1,7 +1,8 @@
 """Donors and their eligibility determination."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.collections import (
     DonorIn,
     DonorListOut,
@@ -20,11 +21,10 @@ from custody.services.collection.donors import (
 
 PREFIX = "/donors"
 blp = ApiBlueprint("donors", __name__, description="Donors and their eligibility determination")
-LAB = ("technician", "qa", "admin")
 
 
 @blp.post("")
-@require_role(*LAB)
+@requires(UseCase.REGISTER_DONOR)
 @blp.arguments(DonorIn)
 @blp.response(201, DonorOut)
 def create(body):
@@ -34,7 +34,7 @@ def create(body):
 
 
 @blp.get("")
-@require_role(*LAB)
+@requires(UseCase.READ_DONORS)
 @blp.arguments(DonorQuery, location="query")
 @blp.response(200, DonorListOut)
 def index(query):
@@ -43,14 +43,14 @@ def index(query):
 
 
 @blp.get("/<donor_code>")
-@require_role(*LAB)
+@requires(UseCase.READ_DONORS)
 @blp.response(200, DonorOut)
 def show(donor_code):
     return donor_detail(donor_code)
 
 
 @blp.post("/<donor_code>/tests")
-@require_role(*LAB)
+@requires(UseCase.RECORD_DONOR_TEST)
 @blp.arguments(DonorTestIn)
 @blp.response(201, DonorOut)
 def add_test(body, donor_code):
@@ -61,7 +61,7 @@ def add_test(body, donor_code):
 
 
 @blp.post("/<donor_code>/eligibility")
-@require_role("qa", "admin")
+@requires(UseCase.DETERMINE_ELIGIBILITY)
 @blp.arguments(EligibilityIn)
 @blp.response(200, DonorOut)
 def determine(body, donor_code):

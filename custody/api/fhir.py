@@ -12,7 +12,8 @@ import json
 from flask import Response, request, url_for
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import require_role
+from custody.auth import requires
+from custody.domain.permissions import UseCase
 from custody.schemas.fhir import DispenseSearchQuery, resource_document
 from custody.services.traceability.fhir import FHIR_JSON
 from custody.services.traceability.fhir_dispense import dispense_bundle, dispense_of_bag
@@ -24,7 +25,6 @@ blp = ApiBlueprint(
     __name__,
     description="FHIR R5 export: BiologicallyDerivedProduct and BiologicallyDerivedProductDispense",
 )
-PATIENT_DATA = ("qa", "nurse", "admin")
 
 
 def _documented(resource_type: str, description: str):
@@ -42,7 +42,7 @@ def fhir_response(resource: dict) -> Response:
 
 
 @blp.get("/BiologicallyDerivedProduct/<code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @_documented("BiologicallyDerivedProduct", "The bag as a BiologicallyDerivedProduct")
 def product(code):
     """The bag as a FHIR R5 BiologicallyDerivedProduct.
@@ -61,7 +61,7 @@ def product(code):
 
 
 @blp.get("/BiologicallyDerivedProductDispense")
-@require_role(*PATIENT_DATA)
+@requires(UseCase.EXPORT_FHIR_DISPENSES)
 @blp.arguments(DispenseSearchQuery, location="query")
 @_documented("Bundle", "A searchset Bundle of the recipient's infusions")
 def dispense_search(query):
@@ -81,7 +81,7 @@ def dispense_search(query):
 
 
 @blp.get("/BiologicallyDerivedProductDispense/<code>")
-@require_role(*PATIENT_DATA)
+@requires(UseCase.EXPORT_FHIR_DISPENSES)
 @_documented("BiologicallyDerivedProductDispense", "The infusion of the bag as a dispense")
 def dispense(code):
     """A bag's infusion as a FHIR R5 BiologicallyDerivedProductDispense.

@@ -1,9 +1,10 @@
 """ISBT 128: parse scanned data, check a DIN, and issue new DINs for this facility."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.config import settings
 from custody.domain import isbt128
+from custody.domain.permissions import UseCase
 from custody.schemas.identifiers import DinCheckOut, DinIssueIn, ScanIn, StructuresOut
 from custody.services.core.identifiers import next_din
 
@@ -12,7 +13,7 @@ blp = ApiBlueprint("isbt128", __name__, description="ISBT 128 identifiers and sc
 
 
 @blp.post("/parse")
-@require_role()
+@requires(UseCase.READ_ISBT128)
 @blp.arguments(ScanIn)
 @blp.response(200, StructuresOut)
 def parse(body):
@@ -20,7 +21,7 @@ def parse(body):
 
 
 @blp.get("/dins/<din>")
-@require_role()
+@requires(UseCase.READ_ISBT128)
 @blp.response(200, DinCheckOut)
 def check(din):
     din = isbt128.validate_din(din)
@@ -28,7 +29,7 @@ def check(din):
 
 
 @blp.post("/dins")
-@require_role("technician", "admin")
+@requires(UseCase.ISSUE_DIN)
 @blp.arguments(DinIssueIn)
 @blp.response(201, DinCheckOut)
 def issue(body):

@@ -1,7 +1,8 @@
 """Infusion records: started after a passed bedside verification, then completed."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.bedside import (
     CompletionIn,
     InfusionIn,
@@ -20,7 +21,7 @@ blp = ApiBlueprint("infusions", __name__, description="Infusion records")
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(InfusionQuery, location="query")
 @blp.response(200, InfusionListOut)
 def index(query):
@@ -29,7 +30,7 @@ def index(query):
 
 
 @blp.post("")
-@require_role("nurse")
+@requires(UseCase.START_INFUSION)
 @blp.arguments(InfusionIn)
 @blp.response(201, InfusionOut)
 def start(body):
@@ -47,7 +48,7 @@ def start(body):
 
 
 @blp.post("/<bag_code>/completion")
-@require_role("nurse")
+@requires(UseCase.COMPLETE_INFUSION)
 @blp.arguments(CompletionIn)
 @blp.response(200, InfusionOut)
 def complete(body, bag_code):

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.models import LabelPrint
 from custody.schemas.labels import (
     ApplicationIn,
@@ -26,7 +27,6 @@ from custody.services.labelling.templates import approve_template, template_list
 
 PREFIX = ""
 blp = ApiBlueprint("labels", __name__, description="Labels, label templates and reconciliation")
-PRINTERS = ("technician", "qa", "admin")
 MEDIA = {"pdf": "application/pdf", "zpl": "application/zpl"}
 PDF = {"type": "string", "format": "binary"}
 
@@ -51,7 +51,7 @@ def _documented(description: str, fmt: str = "pdf"):
 
 
 @blp.get("/bags/<code>/label.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The bag's current label; issued and recorded on first request")
 def bag_label_pdf(code):
     """The bag's current label: the quarantine label while its lot is not released, the final
@@ -61,7 +61,7 @@ def bag_label_pdf(code):
 
 
 @blp.get("/bags/<code>/label.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The bag's current label for a Zebra printer (ZPL II)", "zpl")
 def bag_label_zpl(code):
     """The same label as ZPL II for Zebra thermal printers, from the same template."""
@@ -69,7 +69,7 @@ def bag_label_zpl(code):
 
 
 @blp.get("/bags/<code>/tie-tag.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The allocation tie-tag of the bag's active allocation")
 def tie_tag_pdf(code):
     """Recipient name, subject ID, date of birth and infusion number beside the bag's DIN."""
@@ -77,14 +77,14 @@ def tie_tag_pdf(code):
 
 
 @blp.get("/bags/<code>/tie-tag.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The allocation tie-tag as ZPL II", "zpl")
 def tie_tag_zpl(code):
     return label_response([jobs.tie_tag(api_user(), code)], "zpl", f"{code}-tie-tag")
 
 
 @blp.get("/donations/<din>/label.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The collection bag label")
 def collection_label_pdf(din):
     """DIN and collection time as barcodes, where it was collected, eligibility statements."""
@@ -93,7 +93,7 @@ def collection_label_pdf(din):
 
 
 @blp.get("/donations/<din>/label.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The collection bag label as ZPL II", "zpl")
 def collection_label_zpl(din):
     label = jobs.collection_label(api_user(), din)
@@ -101,7 +101,7 @@ def collection_label_zpl(din):
 
 
 @blp.get("/shipments/<code>/label.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The dry shipper label")
 def shipper_label_pdf(code):
     """The shipment's barcode, destination, contents and how the shipper must be kept."""
@@ -110,7 +110,7 @@ def shipper_label_pdf(code):
 
 
 @blp.get("/shipments/<code>/label.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The dry shipper label as ZPL II", "zpl")
 def shipper_label_zpl(code):
     label = jobs.shipper_label(api_user(), code)
@@ -118,7 +118,7 @@ def shipper_label_zpl(code):
 
 
 @blp.get("/lots/<lot>/labels.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("Every bag's current label in the lot, one page each")
 def lot_labels_pdf(lot):
     """The lot's labels as one print job, issuing those not yet printed."""
@@ -126,14 +126,14 @@ def lot_labels_pdf(lot):
 
 
 @blp.get("/lots/<lot>/labels.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("Every bag's current label in the lot as one ZPL job", "zpl")
 def lot_labels_zpl(lot):
     return label_response(jobs.lot_labels(api_user(), lot), "zpl", f"{lot}-labels")
 
 
 @blp.get("/lots/<lot>/label-reconciliation")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, ReconciliationOut)
 def reconciliation(lot):
     """Labels printed, reprinted, applied, voided and still unapplied, per label purpose, and
@@ -142,7 +142,7 @@ def reconciliation(lot):
 
 
 @blp.get("/labels/<int:label_id>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, LabelOut)
 def label_record(label_id):
     """One issued label: template version, what it printed, hashes, who and what became of it."""
@@ -150,7 +150,7 @@ def label_record(label_id):
 
 
 @blp.get("/labels/<int:label_id>/label.pdf")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The label's bytes as issued")
 def stored_label_pdf(label_id):
     label = prints.label_by_id(label_id)
@@ -158,7 +158,7 @@ def stored_label_pdf(label_id):
 
 
 @blp.get("/labels/<int:label_id>/label.zpl")
-@require_role(*PRINTERS)
+@requires(UseCase.PRINT_LABELS)
 @_documented("The label's ZPL as issued", "zpl")
 def stored_label_zpl(label_id):
     label = prints.label_by_id(label_id)
@@ -166,7 +166,7 @@ def stored_label_zpl(label_id):
 
 
 @blp.post("/labels/<int:label_id>/reprint")
-@require_role("qa", "admin")
+@requires(UseCase.REPRINT_LABEL)
 @blp.arguments(ReasonIn)
 @blp.response(201, LabelOut)
 def reprint(body, label_id):
@@ -175,7 +175,7 @@ def reprint(body, label_id):
 
 
 @blp.post("/labels/<int:label_id>/void")
-@require_role(*PRINTERS)
+@requires(UseCase.VOID_LABEL)
 @blp.arguments(ReasonIn)
 @blp.response(200, LabelOut)
 def void(body, label_id):
@@ -184,7 +184,7 @@ def void(body, label_id):
 
 
 @blp.post("/labels/<int:label_id>/application")
-@require_role(*PRINTERS)
+@requires(UseCase.APPLY_LABEL)
 @blp.arguments(ApplicationIn)
 @blp.response(200, LabelOut)
 def application(body, label_id):
@@ -193,7 +193,7 @@ def application(body, label_id):
 
 
 @blp.get("/label-templates")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, TemplateListOut)
 def templates():
     """Every template file with its version, hash and state; invalid files with their problems."""
@@ -201,7 +201,7 @@ def templates():
 
 
 @blp.post("/label-templates/<purpose>/<int:version>/approval")
-@require_role("qa")
+@requires(UseCase.APPROVE_LABEL_TEMPLATE)
 @blp.arguments(SignatureIn)
 @blp.response(201, TemplateApprovalOut)
 def approve(body, purpose, version):

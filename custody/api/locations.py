@@ -2,7 +2,8 @@
 
 from custody.api.labels import label_response
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.locations import (
     LabelQuery,
     LocationDetailQuery,
@@ -26,7 +27,7 @@ blp = ApiBlueprint(
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(LocationQuery, location="query")
 @blp.response(200, LocationListOut)
 def index(query):
@@ -37,7 +38,7 @@ def index(query):
 
 
 @blp.post("")
-@require_role("technician", "admin")
+@requires(UseCase.CREATE_LOCATION)
 @blp.arguments(LocationIn)
 @blp.response(201, LocationOut)
 def create(body):
@@ -51,7 +52,7 @@ def create(body):
 
 
 @blp.get("/<code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(LocationDetailQuery, location="query")
 @blp.response(200, LocationOut)
 def show(query, code):
@@ -62,7 +63,7 @@ def show(query, code):
 
 
 @blp.get("/<code>/label.pdf")
-@require_role("technician", "qa", "admin")
+@requires(UseCase.PRINT_LABELS)
 @blp.arguments(LabelQuery, location="query")
 @blp.response(
     200,

@@ -2,7 +2,8 @@
 from a recipient back to everything behind them."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import require_role
+from custody.auth import requires
+from custody.domain.permissions import UseCase
 from custody.schemas.lookback import LookbackOut, LookbackQuery
 from custody.services.traceability.lookback import lookback, starting_point
 
@@ -12,12 +13,10 @@ blp = ApiBlueprint(
     __name__,
     description="Lookback both ways: donor, donation, lot or reagent lot to recipients and back",
 )
-# The answer names recipients (subject IDs) next to donors: quality and admin work only.
-READERS = ("qa", "admin")
 
 
 @blp.get("")
-@require_role(*READERS)
+@requires(UseCase.LOOKBACK)
 @blp.arguments(LookbackQuery, location="query")
 @blp.response(200, LookbackOut)
 def index(query):

@@ -2,8 +2,9 @@
 making a lot, recording its batch steps, filling its bags and dividing them."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.config import settings
+from custody.domain.permissions import UseCase
 from custody.schemas.bags import LotDetailOut, LotListOut, LotQuery
 from custody.schemas.collections import (
     FilledBagsOut,
@@ -28,11 +29,10 @@ from custody.services.quality.queries import with_release, with_releases
 
 PREFIX = "/lots"
 blp = ApiBlueprint("lots", __name__, description="Manufacturing lots")
-MAKERS = ("technician", "admin")
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(LotQuery, location="query")
 @blp.response(200, LotListOut)
 def index(query):
@@ -40,7 +40,7 @@ def index(query):
 
 
 @blp.get("/<lot>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, LotDetailOut)
 def show(lot):
     """One lot with genealogy, batch record, and QA's latest signed decision (`release`:
@@ -49,7 +49,7 @@ def show(lot):
 
 
 @blp.post("")
-@require_role(*MAKERS)
+@requires(UseCase.MAKE_LOT)
 @blp.arguments(LotIn)
 @blp.response(201, LotDetailOut)
 def create(body):
@@ -62,7 +62,7 @@ def create(body):
 
 
 @blp.post("/<lot>/steps")
-@require_role(*MAKERS)
+@requires(UseCase.RECORD_BATCH_STEP)
 @blp.arguments(StepIn)
 @blp.response(201, StepOut)
 def add_step(body, lot):
@@ -73,7 +73,7 @@ def add_step(body, lot):
 
 
 @blp.post("/<lot>/bags")
-@require_role(*MAKERS)
+@requires(UseCase.FILL_BAGS)
 @blp.arguments(FillIn)
 @blp.response(201, FilledBagsOut)
 def fill(body, lot):
@@ -85,7 +85,7 @@ def fill(body, lot):
 
 
 @blp.post("/<lot>/bags/<code>/split")
-@require_role(*MAKERS)
+@requires(UseCase.DIVIDE_BAG)
 @blp.arguments(SplitIn)
 @blp.response(201, SplitOut)
 def split(body, lot, code):

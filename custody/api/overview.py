@@ -1,9 +1,10 @@
 """The lab lead's overview as JSON: the same read model the `/overview` page shows."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import require_role
+from custody.auth import requires
+from custody.domain.permissions import UseCase
 from custody.schemas.overview import OverviewOut
-from custody.services.traceability.overview import VIEWERS, overview
+from custody.services.traceability.overview import overview
 
 PREFIX = "/overview"
 blp = ApiBlueprint(
@@ -14,7 +15,7 @@ blp = ApiBlueprint(
 
 
 @blp.get("")
-@require_role(*VIEWERS)
+@requires(UseCase.READ_OVERVIEW)
 @blp.response(200, OverviewOut)
 def show():
     """The lab lead's overview: lots, bags, infusions, excursions and what is open.

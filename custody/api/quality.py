@@ -1,7 +1,8 @@
 """QA's work list: lots awaiting review, and quality alerts that reach recipients."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.quality import AcknowledgementIn, AlertListOut, AlertOut, AlertQuery, QueueOut
 from custody.services.quality.alerts import acknowledge_alert, list_alerts
 from custody.services.quality.queries import review_queue
@@ -11,7 +12,7 @@ blp = ApiBlueprint("quality", __name__, description="QA review queue and quality
 
 
 @blp.get("/queue")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, QueueOut)
 def queue():
     """Lots waiting for QA: in quarantine with bags, or conditionally released with the
@@ -20,7 +21,7 @@ def queue():
 
 
 @blp.get("/alerts")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(AlertQuery, location="query")
 @blp.response(200, AlertListOut)
 def alerts(query):
@@ -29,7 +30,7 @@ def alerts(query):
 
 
 @blp.post("/alerts/<alert>/acknowledgement")
-@require_role("qa")
+@requires(UseCase.ACKNOWLEDGE_ALERT)
 @blp.arguments(AcknowledgementIn)
 @blp.response(201, AlertOut)
 def acknowledge(body, alert):

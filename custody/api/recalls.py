@@ -2,7 +2,8 @@
 reagent lot, lists the recipients already infused, and its signed lifting."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.recalls import (
     LiftIn,
     RecallIn,
@@ -17,12 +18,10 @@ from custody.services.traceability.recalls import SignedRequest
 
 PREFIX = "/recalls"
 blp = ApiBlueprint("recalls", __name__, description="Recall and quarantine of product")
-# Patient identifiers are in every answer: the people who act on a recall read it.
-READERS = ("qa", "admin", "technician")
 
 
 @blp.get("")
-@require_role(*READERS)
+@requires(UseCase.READ_RECALLS)
 @blp.arguments(RecallListQuery, location="query")
 @blp.response(200, RecallsOut)
 def index(query):
@@ -31,7 +30,7 @@ def index(query):
 
 
 @blp.get("/preview")
-@require_role(*READERS)
+@requires(UseCase.READ_RECALLS)
 @blp.arguments(RecallPreviewQuery, location="query")
 @blp.response(200, RecallPreviewOut)
 def preview(query):
@@ -40,7 +39,7 @@ def preview(query):
 
 
 @blp.post("")
-@require_role("qa")
+@requires(UseCase.RAISE_RECALL)
 @blp.arguments(RecallIn)
 @blp.response(201, RecallOut)
 def create(body):
@@ -51,7 +50,7 @@ def create(body):
 
 
 @blp.get("/<code>")
-@require_role(*READERS)
+@requires(UseCase.READ_RECALLS)
 @blp.response(200, RecallOut)
 def show(code):
     """The order as signed, each bag's state then and now, and the recipients reached."""
@@ -59,7 +58,7 @@ def show(code):
 
 
 @blp.post("/<code>/lift")
-@require_role("qa")
+@requires(UseCase.LIFT_RECALL)
 @blp.arguments(LiftIn)
 @blp.response(200, RecallOut)
 def lift(body, code):

@@ -1,7 +1,8 @@
 """Recipients: registration, status, wristband, calendar and the investigator's orders."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.recipients import (
     CalendarOut,
     DischargeIn,
@@ -25,11 +26,10 @@ blp = ApiBlueprint(
     __name__,
     description="Recipients: registration, status, wristband, calendar and the clinic dashboard",
 )
-CLINIC = ("nurse", "admin")
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECIPIENTS)
 @blp.arguments(RecipientQuery, location="query")
 @blp.response(200, RecipientListOut)
 def index(query):
@@ -38,7 +38,7 @@ def index(query):
 
 
 @blp.post("")
-@require_role(*CLINIC)
+@requires(UseCase.REGISTER_RECIPIENT)
 @blp.arguments(RecipientIn)
 @blp.response(201, RecipientDetailOut)
 def register(body):
@@ -49,7 +49,7 @@ def register(body):
 
 
 @blp.get("/<subject_id>")
-@require_role()
+@requires(UseCase.READ_RECIPIENTS)
 @blp.response(200, RecipientDetailOut)
 def show(subject_id):
     """The recipient's record with dose level, status, day 0, calendar, samples and the bags
@@ -58,7 +58,7 @@ def show(subject_id):
 
 
 @blp.get("/<subject_id>/wristband")
-@require_role()
+@requires(UseCase.READ_RECIPIENTS)
 @blp.response(200, WristbandOut)
 def wristband(subject_id):
     """The wristband scan string (ISBT 128 patient ID and date of birth) for the recipient."""
@@ -73,7 +73,7 @@ def wristband(subject_id):
 
 
 @blp.get("/<subject_id>/calendar")
-@require_role()
+@requires(UseCase.READ_RECIPIENTS)
 @blp.response(200, CalendarOut)
 def calendar(subject_id):
     """What the protocol asks of the recipient and when, counted from day 0."""
@@ -82,7 +82,7 @@ def calendar(subject_id):
 
 
 @blp.post("/<subject_id>/weight")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(WeightIn)
 @blp.response(200, RecipientDetailOut)
 def weight(body, subject_id):
@@ -94,7 +94,7 @@ def weight(body, subject_id):
 
 
 @blp.post("/<subject_id>/status")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(StatusIn)
 @blp.response(200, RecipientDetailOut)
 def status(body, subject_id):
@@ -105,7 +105,7 @@ def status(body, subject_id):
 
 
 @blp.post("/<subject_id>/dose-level")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(DoseLevelAssignIn)
 @blp.response(200, RecipientDetailOut)
 def dose_level(body, subject_id):
@@ -115,7 +115,7 @@ def dose_level(body, subject_id):
 
 
 @blp.post("/<subject_id>/second-infusion-order")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(SecondInfusionOrderIn)
 @blp.response(200, RecipientDetailOut)
 def second_infusion_order(body, subject_id):
@@ -125,7 +125,7 @@ def second_infusion_order(body, subject_id):
 
 
 @blp.post("/<subject_id>/discharge")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(DischargeIn)
 @blp.response(200, RecipientDetailOut)
 def discharge(body, subject_id):
@@ -135,7 +135,7 @@ def discharge(body, subject_id):
 
 
 @blp.post("/<subject_id>/transplant")
-@require_role(*CLINIC)
+@requires(UseCase.UPDATE_RECIPIENT)
 @blp.arguments(TransplantIn)
 @blp.response(201, RecipientDetailOut)
 def transplant(body, subject_id):

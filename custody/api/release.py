@@ -4,7 +4,8 @@ signed disposition, and the release certificate."""
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.quality import (
     CorrectionIn,
     DecisionOut,
@@ -26,11 +27,10 @@ from custody.services.quality.results import (
 
 PREFIX = "/lots"
 blp = ApiBlueprint("release", __name__, description="QC results and QA release")
-ENTERERS = ("technician", "qa", "admin")
 
 
 @blp.get("/<lot>/quality")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, QualityOut)
 def quality(lot):
     """The lot's tests against its specification (current result, verdict, corrected values),
@@ -39,7 +39,7 @@ def quality(lot):
 
 
 @blp.post("/<lot>/results")
-@require_role(*ENTERERS)
+@requires(UseCase.ENTER_RESULT)
 @blp.arguments(ResultIn)
 @blp.response(201, ResultOut)
 def enter(body, lot):
@@ -50,7 +50,7 @@ def enter(body, lot):
 
 
 @blp.post("/<lot>/results/<test>/corrections")
-@require_role(*ENTERERS)
+@requires(UseCase.CORRECT_RESULT)
 @blp.arguments(CorrectionIn)
 @blp.response(201, ResultOut)
 def correct(body, lot, test):
@@ -63,7 +63,7 @@ def correct(body, lot, test):
 
 
 @blp.post("/<lot>/results/<test>/investigation")
-@require_role(*ENTERERS)
+@requires(UseCase.RECORD_INVESTIGATION)
 @blp.arguments(InvestigationIn)
 @blp.response(201, ResultOut)
 def investigate(body, lot, test):
@@ -78,7 +78,7 @@ def _current(lot: str, test: str) -> dict:
 
 
 @blp.post("/<lot>/disposition")
-@require_role("qa")
+@requires(UseCase.SIGN_DISPOSITION)
 @blp.arguments(DispositionIn)
 @blp.response(201, DecisionOut)
 def sign_disposition(body, lot):
@@ -92,7 +92,7 @@ def sign_disposition(body, lot):
 
 
 @blp.get("/<lot>/certificate.pdf")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(
     200,
     {"type": "string", "format": "binary"},

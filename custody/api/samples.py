@@ -3,8 +3,9 @@
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.domain.errors import ValidationFailed
+from custody.domain.permissions import UseCase
 from custody.schemas.recipients import (
     SampleCollectionIn,
     SampleDispatchIn,
@@ -22,7 +23,7 @@ blp = ApiBlueprint(
 
 
 @blp.get("/<code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, SampleOut)
 def show(code):
     """The sample: whose, what kind, when due, and who collected, sent and received it."""
@@ -30,7 +31,7 @@ def show(code):
 
 
 @blp.post("/<code>/collection")
-@require_role("nurse")
+@requires(UseCase.COLLECT_SAMPLE)
 @blp.arguments(SampleCollectionIn)
 @blp.response(200, SampleOut)
 def collection(body, code):
@@ -46,7 +47,7 @@ def collection(body, code):
 
 
 @blp.post("/<code>/dispatch")
-@require_role("nurse")
+@requires(UseCase.DISPATCH_SAMPLE)
 @blp.arguments(SampleDispatchIn)
 @blp.response(200, SampleOut)
 def dispatch(body, code):
@@ -55,7 +56,7 @@ def dispatch(body, code):
 
 
 @blp.post("/<code>/receipt")
-@require_role("technician")
+@requires(UseCase.RECEIVE_SAMPLE)
 @blp.arguments(SampleReceiptIn)
 @blp.response(200, SampleOut)
 def receipt(body, code):
@@ -65,7 +66,7 @@ def receipt(body, code):
 
 
 @blp.get("/<code>/barcode.svg")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(
     200,
     {"type": "string", "format": "binary"},

@@ -1,7 +1,8 @@
 """Scan-driven custody actions, and what a scan names (for the scan station)."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.bags import CustodyEventOut, ScanActionIn, ScanLookupIn, ScanLookupOut
 from custody.services.bags.queries import event_summary
 from custody.services.bags.scan_station import describe_scan
@@ -12,7 +13,7 @@ blp = ApiBlueprint("scans", __name__, description="Scanning bags into custody ac
 
 
 @blp.post("")
-@require_role("technician", "nurse", "qa", "admin")
+@requires(UseCase.SCAN)
 @blp.arguments(ScanActionIn)
 @blp.response(201, CustodyEventOut)
 def create(body):
@@ -22,7 +23,7 @@ def create(body):
 
 
 @blp.post("/lookup")
-@require_role()
+@requires(UseCase.LOOK_UP_SCAN)
 @blp.arguments(ScanLookupIn)
 @blp.response(200, ScanLookupOut)
 def lookup(body):

@@ -8,9 +8,10 @@ endpoints here concern the whole shipment.
 from flask import request
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.config import settings
 from custody.domain.errors import DomainError, ValidationFailed
+from custody.domain.permissions import UseCase
 from custody.schemas.shipping import (
     DiscrepancyIn,
     DiscrepancyOut,
@@ -31,9 +32,6 @@ blp = ApiBlueprint(
     description="Shipments to clinical sites: packing, courier handoff, logger data, receipt",
 )
 
-LAB = ("technician", "admin")
-# Nurses at the clinical site take delivery too.
-SITE = ("technician", "nurse", "admin")
 # Ten days at one reading a minute is well under 1 MB; this leaves room and stops abuse.
 MAX_CSV_BYTES = 8 * 1024 * 1024
 CSV_BODY = {
@@ -66,7 +64,7 @@ def _detail(code: str) -> dict:
 
 
 @blp.post("")
-@require_role(*LAB)
+@requires(UseCase.CREATE_SHIPMENT)
 @blp.arguments(ShipmentCreateIn)
 @blp.response(201, ShipmentDetailOut)
 def create(body):
@@ -77,7 +75,7 @@ def create(body):
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(ShipmentQuery, location="query")
 @blp.response(200, ShipmentListOut)
 def index(query):
@@ -86,7 +84,7 @@ def index(query):
 
 
 @blp.get("/<code>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, ShipmentDetailOut)
 def show(code):
     """One shipment: manifest (each bag, received or not), courier handoff, discrepancies,
@@ -95,7 +93,7 @@ def show(code):
 
 
 @blp.post("/<code>/dispatch")
-@require_role(*LAB)
+@requires(UseCase.DISPATCH_SHIPMENT)
 @blp.arguments(DispatchIn)
 @blp.response(200, ShipmentDetailOut)
 def dispatch(body, code):
@@ -109,7 +107,7 @@ def dispatch(body, code):
 
 
 @blp.post("/<code>/temperatures")
-@require_role(*LAB)
+@requires(UseCase.IMPORT_TEMPERATURES)
 @blp.doc(requestBody=CSV_BODY)
 @blp.response(201, TemperatureReportOut)
 def import_temperatures(code):
@@ -120,7 +118,7 @@ def import_temperatures(code):
 
 
 @blp.get("/<code>/temperatures")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, TemperatureReportOut)
 def temperatures(code):
     """The logger's readings, the excursions above the storage limit (start, end, duration,
@@ -133,7 +131,7 @@ def _temperatures(code: str) -> dict:
 
 
 @blp.post("/<code>/discrepancies")
-@require_role(*SITE)
+@requires(UseCase.RECORD_DISCREPANCY)
 @blp.arguments(DiscrepancyIn)
 @blp.response(201, DiscrepancyOut)
 def record_discrepancy(body, code):
@@ -144,7 +142,7 @@ def record_discrepancy(body, code):
 
 
 @blp.post("/<code>/receipt")
-@require_role(*SITE)
+@requires(UseCase.RECEIVE_SHIPMENT)
 @blp.response(200, ShipmentDetailOut)
 def complete_receipt(code):
     """Complete receipt at the site. 409 listing the bags still unaccounted for unless every

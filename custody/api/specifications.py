@@ -1,8 +1,9 @@
 """Release specifications: versions per product, drafted and approved by QA's signature."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
 from custody.config import settings
+from custody.domain.permissions import UseCase
 from custody.domain.release_rules import Criterion
 from custody.schemas.quality import (
     SignatureIn,
@@ -24,7 +25,7 @@ blp = ApiBlueprint("specifications", __name__, description="Release specificatio
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(SpecificationQuery, location="query")
 @blp.response(200, SpecificationListOut)
 def index(query):
@@ -32,7 +33,7 @@ def index(query):
 
 
 @blp.post("")
-@require_role("qa", "admin")
+@requires(UseCase.DRAFT_SPECIFICATION)
 @blp.arguments(SpecificationIn)
 @blp.response(201, SpecificationOut)
 def create(body):
@@ -45,14 +46,14 @@ def create(body):
 
 
 @blp.get("/<product>/<int:version>")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, SpecificationOut)
 def show(product, version):
     return specification_detail(product, version)
 
 
 @blp.post("/<product>/<int:version>/approval")
-@require_role("qa")
+@requires(UseCase.APPROVE_SPECIFICATION)
 @blp.arguments(SignatureIn)
 @blp.response(201, SpecificationOut)
 def approve(body, product, version):

@@ -2,7 +2,8 @@
 clinic dashboard of what is due across the study."""
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, require_role
+from custody.auth import api_user, requires
+from custody.domain.permissions import UseCase
 from custody.schemas.trial import (
     DashboardOut,
     DashboardQuery,
@@ -26,7 +27,7 @@ blp = ApiBlueprint(
 
 
 @blp.get("")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.response(200, TrialOut)
 def show():
     """The trial: protocol, the phase now enrolling, the post-thaw window and every dose level
@@ -35,7 +36,7 @@ def show():
 
 
 @blp.post("")
-@require_role("admin")
+@requires(UseCase.CONFIGURE_TRIAL)
 @blp.arguments(TrialIn)
 @blp.response(200, TrialOut)
 def configure(body):
@@ -45,7 +46,7 @@ def configure(body):
 
 
 @blp.post("/phase")
-@require_role("admin")
+@requires(UseCase.CONFIGURE_TRIAL)
 @blp.arguments(PhaseIn)
 @blp.response(200, TrialOut)
 def phase(body):
@@ -54,7 +55,7 @@ def phase(body):
 
 
 @blp.post("/dose-levels")
-@require_role("admin")
+@requires(UseCase.CONFIGURE_TRIAL)
 @blp.arguments(DoseLevelIn)
 @blp.response(201, DoseLevelOut)
 def add_dose_level(body):
@@ -63,7 +64,7 @@ def add_dose_level(body):
 
 
 @blp.post("/dose-levels/<code>/status")
-@require_role("admin")
+@requires(UseCase.CONFIGURE_TRIAL)
 @blp.arguments(DoseLevelStatusIn)
 @blp.response(200, DoseLevelOut)
 def dose_level_status(body, code):
@@ -73,7 +74,7 @@ def dose_level_status(body, code):
 
 
 @blp.get("/dashboard")
-@require_role()
+@requires(UseCase.READ_RECORDS)
 @blp.arguments(DashboardQuery, location="query")
 @blp.response(200, DashboardOut)
 def dashboard(query):

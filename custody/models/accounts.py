@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from custody.domain.permissions import Role
 from custody.models.base import Base, enum_type, utcnow
-
-
-class Role(enum.StrEnum):
-    TECHNICIAN = "technician"
-    QA = "qa"
-    NURSE = "nurse"
-    ADMIN = "admin"
 
 
 class User(UserMixin, Base):

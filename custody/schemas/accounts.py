@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from custody.models.accounts import Role
+from custody.domain.permissions import Role
 
 
 class UserOut(Schema):

@@ -9,19 +9,14 @@ so the page and any scripted client meet the same rules and the same words.
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
 
-from custody.auth import check_role
-from custody.models.accounts import Role
+from custody.auth import page_requires
+from custody.domain.permissions import UseCase
 
 bp = Blueprint("ward", __name__, template_folder="../templates")
 
-# Verifying and infusing at the bedside is an infusion nurse's task; anyone else is told so.
-BEDSIDE_ROLES = (Role.NURSE,)
-
 
 @bp.get("/bedside")
-@login_required
+@page_requires(UseCase.USE_BEDSIDE)
 def bedside():
-    check_role(current_user, BEDSIDE_ROLES)
     return render_template("ward/bedside.html")

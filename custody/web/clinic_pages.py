@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
 
+from custody.auth import may, page_requires
 from custody.domain.errors import NotFound
+from custody.domain.permissions import UseCase
 from custody.domain.wristband import wristband_data
-from custody.services.clinic.allocation import ALLOCATORS, allocation_item, allocations_of
+from custody.services.clinic.allocation import allocation_item, allocations_of
 from custody.services.clinic.dashboard import dashboard, recipient_record
 from custody.services.clinic.recipients import list_recipients, site_today
-from custody.services.labelling.prints import PRINTERS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("clinic", __name__, template_folder="../templates")
@@ -30,7 +30,7 @@ MAX_RECIPIENTS = 500
 
 
 @bp.get("/clinic")
-@login_required
+@page_requires(UseCase.READ_RECIPIENTS)
 def clinic_dashboard():
     """What is due in the coming week, who still lacks product, and every recipient."""
     return render_template(
@@ -41,7 +41,7 @@ def clinic_dashboard():
 
 
 @bp.get("/clinic/recipients/<subject_id>")
-@login_required
+@page_requires(UseCase.READ_RECIPIENTS)
 def recipient_page(subject_id: str):
     """One recipient: record, wristband data, calendar, allocations (allocate, de-allocate)."""
     if not SUBJECT_ID.fullmatch(subject_id):
@@ -59,6 +59,6 @@ def recipient_page(subject_id: str):
         r=record,
         wristband=wristband_data(record["hospital_record_number"], record["birth_date"]),
         allocations=allocations,
-        can_allocate=current_user.role in ALLOCATORS,
-        can_print=current_user.role in PRINTERS,
+        can_allocate=may(UseCase.ALLOCATE),
+        can_print=may(UseCase.PRINT_LABELS),
     )

@@ -13,24 +13,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user, login_required
 
-from custody.auth import check_role
+from custody.auth import may, page_requires
 from custody.domain import isbt128
 from custody.domain.custody_timeline import ALERT, WARNING, Step, Timeline
 from custody.domain.errors import NotFound
+from custody.domain.permissions import UseCase
 from custody.domain.time_zones import zone_named
-from custody.models.accounts import Role
 from custody.services.bags.lookup import bag_by_code
 from custody.services.bags.queries import bag_detail
 from custody.services.bags.recall_status import active_recall_codes
-from custody.services.labelling.prints import PRINTERS
 from custody.services.traceability.timeline import vein_to_vein
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("lab", __name__, template_folder="../templates")
 
-SCAN_STATION_ROLES = (Role.TECHNICIAN, Role.ADMIN, Role.QA)
 # Actions with their own page or use case elsewhere; the scan station does not offer them.
 NOT_SCAN_ACTIONS = frozenset({"allocate", "deallocate", "verify", "infuse", "handoff"})
 # A bag code as URLs carry it: DIN, a dash, the product code. Anything else names no bag.
@@ -39,16 +36,15 @@ _MAX_PREFILL = 500
 
 
 @bp.get("/scan")
-@login_required
+@page_requires(UseCase.USE_SCAN_STATION)
 def scan_station():
-    check_role(current_user, SCAN_STATION_ROLES)
     # A link from a bag page may hand over what to look up first (the bag's code).
     prefill = request.args.get("scan", "")[:_MAX_PREFILL]
     return render_template("lab/scan_station.html", prefill=prefill)
 
 
 @bp.get("/bags/<code>")
-@login_required
+@page_requires(UseCase.READ_RECORDS)
 def bag_page(code: str):
     if not _BAG_CODE.match(code):
         raise NotFound(
@@ -65,7 +61,7 @@ def bag_page(code: str):
     return render_template(
         "lab/bag.html",
         bag=bag,
-        can_print=current_user.role in PRINTERS,
+        can_print=may(UseCase.PRINT_LABELS),
         release=release,
         signed=moment(release["signature"]["signed_at"], zone) if release else None,
         din=din_groups(bag["din"]),
@@ -74,7 +70,7 @@ def bag_page(code: str):
         steps=[_step_view(step, zone) for step in timeline.steps],
         findings=_findings(timeline),
         actions=[a for a in bag["allowed_actions"] if a not in NOT_SCAN_ACTIONS],
-        can_scan=current_user.role in SCAN_STATION_ROLES,
+        can_scan=may(UseCase.USE_SCAN_STATION),
         recall=active_recall_codes(record.lot_id),
     )
 

@@ -9,10 +9,10 @@ item links to the page where it is dealt with (lot, bag, shipment, recipient).
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
 
-from custody.auth import check_role
-from custody.services.traceability.overview import RECENT_DAYS, UPCOMING_DAYS, VIEWERS, overview
+from custody.auth import page_requires
+from custody.domain.permissions import UseCase
+from custody.services.traceability.overview import RECENT_DAYS, UPCOMING_DAYS, overview
 from custody.web.bar_chart import BAG_STATES, DISPOSITIONS, bar_chart, stacked_bar_chart
 from custody.web.local_time import moment, site_zone
 
@@ -25,9 +25,8 @@ LOTS_CHART_WIDTH = 480
 
 
 @bp.get("/overview")
-@login_required
+@page_requires(UseCase.READ_OVERVIEW)
 def overview_page():
-    check_role(current_user, VIEWERS)
     data = overview()
     lots, bags = data["lots"], data["bags"]
     zone = site_zone()

@@ -14,19 +14,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
 
+from custody.auth import may, page_requires
 from custody.domain import isbt128
 from custody.domain.errors import NotFound
+from custody.domain.permissions import UseCase
 from custody.domain.release_rules import ACTIONS
 from custody.services.audit.review import change_lines
 from custody.services.bags.queries import list_bags, lot_detail
-from custody.services.core.signatures import SIGNERS
 from custody.services.labelling.jobs import reconciliation
-from custody.services.labelling.prints import PRINTERS
 from custody.services.quality.alerts import list_alerts
 from custody.services.quality.queries import lot_history, lot_quality, review_queue
-from custody.services.quality.results import ENTERERS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("qa", __name__, template_folder="../templates")
@@ -45,18 +43,18 @@ MAX_AUDIT = 100
 
 
 @bp.get("/qa")
-@login_required
+@page_requires(UseCase.READ_RECORDS)
 def queue():
     """Lots awaiting QA, and the open quality alerts above them: any role may look."""
     zone = site_zone()
     alerts = [{**a, "raised": moment(a["raised_at"], zone)} for a in list_alerts(open_only=True)]
     return render_template(
-        "qa/queue.html", queue=review_queue(), alerts=alerts, can_sign=current_user.role in SIGNERS
+        "qa/queue.html", queue=review_queue(), alerts=alerts, can_sign=may(UseCase.SIGN_DISPOSITION)
     )
 
 
 @bp.get("/qa/lots/<lot>")
-@login_required
+@page_requires(UseCase.READ_RECORDS)
 def lot_page(lot: str):
     if not LOT_NUMBER.fullmatch(lot):
         raise NotFound(f"No lot {lot[:40]!r} is known here.", lot=lot[:40])
@@ -83,11 +81,11 @@ def lot_page(lot: str):
         history=audit_history(lot, zone),
         actions=signing_actions(quality["status"]),
         pending_choices=[t for t in quality["tests"] if t["may_be_pending"] and not t["result"]],
-        can_sign=current_user.role in SIGNERS,
-        can_enter=current_user.role in ENTERERS,
+        can_sign=may(UseCase.SIGN_DISPOSITION),
+        can_enter=may(UseCase.ENTER_RESULT),
         times={k: moment(detail[k], zone) for k in ("manufactured_at", "expires_at")},
         labels=reconciliation(lot) if detail["bags"] else None,
-        can_print=current_user.role in PRINTERS,
+        can_print=may(UseCase.PRINT_LABELS),
     )
 
 

@@ -8,27 +8,21 @@ page and a scripted client meet the same rules and words. Only QA sees the signi
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user, login_required
 
-from custody.auth import check_role
+from custody.auth import may, page_requires
 from custody.domain.errors import DomainError
-from custody.models.accounts import Role
-from custody.services.core.signatures import SIGNERS
+from custody.domain.permissions import UseCase
 from custody.services.traceability import recalls
 from custody.services.traceability.trace import SCOPE_WORDS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("recall", __name__, template_folder="../templates")
 
-# The people who act on a recall read it; nurses see its effect at the bedside instead.
-READERS = (Role.QA, Role.ADMIN, Role.TECHNICIAN)
-
 
 @bp.get("/qa/recalls")
-@login_required
+@page_requires(UseCase.READ_RECALLS)
 def recalls_page():
     """Every recall, and the form that starts one: what it starts from, then a preview."""
-    check_role(current_user, READERS)
     scope = request.args.get("scope", "")
     value = request.args.get("value", "")
     preview, problem = _preview(scope, value) if value.strip() else (None, None)
@@ -40,20 +34,19 @@ def recalls_page():
         value=value,
         preview=preview,
         problem=problem,
-        can_sign=current_user.role in SIGNERS,
+        can_sign=may(UseCase.RAISE_RECALL),
     )
 
 
 @bp.get("/qa/recalls/<code>")
-@login_required
+@page_requires(UseCase.READ_RECALLS)
 def recall_page(code: str):
-    check_role(current_user, READERS)
     recall = recalls.recall_detail(recalls.recall_by_code(code))
     return render_template(
         "qa/recall.html",
         recall=_dated(recall),
         scopes=SCOPE_WORDS,
-        can_sign=current_user.role in SIGNERS,
+        can_sign=may(UseCase.LIFT_RECALL),
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_user, logout_user
 
+from custody.auth import open_to_anyone, page_requires
 from custody.domain.errors import AuthenticationFailed
+from custody.domain.permissions import UseCase
 from custody.services.core.accounts import authenticate
 from custody.web.forms import LoginForm
 
@@ -15,12 +17,13 @@ bp = Blueprint("web", __name__, template_folder="../templates")
 
 
 @bp.get("/")
-@login_required
+@page_requires(UseCase.READ_OWN_ACCOUNT)
 def home():
     return render_template("web/home.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@open_to_anyone(UseCase.SIGN_IN)
 def login():
     form = LoginForm()
     error = None
@@ -37,7 +40,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@open_to_anyone(UseCase.SIGN_OUT)
 def logout():
     logout_user()
     flash("You are signed out.")

@@ -3,9 +3,10 @@
 import re
 
 from flask import Blueprint, render_template
-from flask_login import login_required
 
+from custody.auth import page_requires
 from custody.domain.errors import NotFound
+from custody.domain.permissions import UseCase
 from custody.services.bags import shipment_queries
 from custody.web.temperature_chart import build_chart
 
@@ -17,7 +18,7 @@ MAX_TABLE_READINGS = 2000
 
 
 @bp.get("/shipments/<code>")
-@login_required
+@page_requires(UseCase.READ_RECORDS)
 def shipment(code: str):
     """The shipment's manifest, handoff, discrepancies and logger chart, for any signed-in role."""
     code = code.upper()

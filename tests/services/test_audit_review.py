@@ -21,9 +21,9 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from custody.domain.errors import ValidationFailed
+from custody.domain.permissions import Role
 from custody.extensions import db
 from custody.models import ApiToken, AuditEntry, User
-from custody.models.accounts import Role
 from custody.services.audit import export as audit_export
 from custody.services.audit.export import (
     csv_export,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from custody.domain import bag_lifecycle, dosing
 from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, allows
 from custody.domain.scan_targets import ScanTarget
 from custody.extensions import db
 from custody.models import (
@@ -31,7 +32,6 @@ from custody.models import (
     LabelStatus,
     Recipient,
     RecipientStatus,
-    Role,
     User,
 )
 from custody.models.base import utcnow
@@ -45,7 +45,6 @@ from custody.services.clinic.allocation_checks import (
 )
 from custody.services.core.transactions import write
 
-ALLOCATORS = frozenset({Role.QA, Role.ADMIN})
 MIN_REASON = 5
 MAX_REASON = 500  # Allocation.end_reason
 FIRST_INFUSION_FROM = frozenset({RecipientStatus.ENROLLED, RecipientStatus.LYMPHODEPLETION})
@@ -65,7 +64,7 @@ class AllocationRequest:
 
 def allocate(user: User, request: AllocationRequest) -> list[Allocation]:
     """Allocate the scanned bags to the recipient's infusion; one row per bag, committed."""
-    _check_role(user, "allocate bags")
+    _check_role(user, UseCase.ALLOCATE, "allocate bags")
     _check_request(request)
     race = (
         "Someone allocated one of these bags, or allocated to this recipient, at the same "
@@ -92,8 +91,8 @@ def dose_target(level: DoseLevel) -> dosing.DoseTarget:
     return dosing.DoseTarget(level.code, level.basis.value, level.dose_cells, level.tolerance_pct)
 
 
-def _check_role(user: User, doing: str) -> None:
-    if user.role not in ALLOCATORS:
+def _check_role(user: User, use_case: UseCase, doing: str) -> None:
+    if not allows(user.role, use_case):
         raise Forbidden(
             f"Only QA or an administrator may {doing}; you are signed in as {user.role.value}.",
             role=user.role.value,
@@ -257,7 +256,7 @@ def _with_reason(notes: str, reason: str) -> str:
 
 def deallocate(user: User, bag_code: str, reason: str) -> Allocation:
     """End the bag's active allocation, with the reason; its tie-tag is voided with it."""
-    _check_role(user, "de-allocate bags")
+    _check_role(user, UseCase.DEALLOCATE, "de-allocate bags")
     reason = (reason or "").strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
         raise ValidationFailed(

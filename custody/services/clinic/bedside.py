@@ -25,6 +25,7 @@ from sqlalchemy import select
 from custody.domain import bedside_checks as rules
 from custody.domain import eligibility
 from custody.domain.errors import AuthenticationFailed, DomainError, Forbidden, NotFound
+from custody.domain.permissions import UseCase, allows
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import (
@@ -34,7 +35,6 @@ from custody.models import (
     DoseLevel,
     Infusion,
     Recipient,
-    Role,
     Shipment,
     ShipmentItem,
     User,
@@ -51,7 +51,6 @@ from custody.services.core.site import site_zone
 from custody.services.core.transactions import write
 from custody.services.quality.disposition import release_holds
 
-BEDSIDE_ROLES = frozenset({Role.NURSE})
 MAX_STORED_SCAN = 200
 
 
@@ -101,7 +100,7 @@ class VerificationResult:
 
 def check_bedside_role(user: User) -> None:
     """Only nurses verify and infuse at the bedside; an administrator's account may not."""
-    if user.role not in BEDSIDE_ROLES:
+    if not allows(user.role, UseCase.VERIFY_AT_BEDSIDE):
         raise Forbidden(
             "Only a nurse may verify or infuse at the bedside; you are signed in as "
             f"{user.role.value}.",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from custody.domain import schedule
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, authorise
 from custody.domain.wristband import check_patient_number, wristband_data
 from custody.extensions import db
 from custody.models import (
@@ -30,7 +31,6 @@ from custody.models import (
     RecipientStatus,
     User,
 )
-from custody.models.accounts import Role
 from custody.services.clinic.recipient_checks import (
     check_after_day0,
     check_birth_date,
@@ -41,14 +41,12 @@ from custody.services.clinic.recipient_checks import (
     site_today,
 )
 from custody.services.clinic.trial import (
-    authorise,
     current_trial,
     require_reason,
 )
 from custody.services.core.site import site_zone
 from custody.services.core.transactions import write
 
-CLINIC = frozenset({Role.NURSE, Role.ADMIN})
 POST_TRANSPLANT_KIND = "post_transplant_blood"
 _SUBJECT_ID = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 RACE = (
@@ -121,7 +119,7 @@ def wristband(subject_id: str) -> str:
 
 def register_recipient(user: User, request: RecipientRequest) -> Recipient:
     """A recipient in screening, at the dose level their phase calls for."""
-    authorise(user, CLINIC, "register recipients")
+    authorise(user.role, UseCase.REGISTER_RECIPIENT, "register recipients")
     subject_id = (request.subject_id or "").strip().upper()
     if not _SUBJECT_ID.match(subject_id):
         raise ValidationFailed(
@@ -166,7 +164,7 @@ def record_weight(
     user: User, subject_id: str, weight_kg: float, measured_on: date, reason: str
 ) -> Recipient:
     """A new weight; per-kg doses and the residual CD3+ limit are checked against it."""
-    authorise(user, CLINIC, "record a recipient's weight")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "record a recipient's weight")
     reason = require_reason(reason, "record a new weight")
     with write(user, reason, RACE, subject_id=subject_id):
         recipient = _on_study(subject_id, "record a weight")
@@ -190,7 +188,7 @@ def change_status(
     user: User, subject_id: str, status: str, reason: str, on: date | None = None
 ) -> Recipient:
     """Move the recipient along the status table; `on` is the day it happened (default today)."""
-    authorise(user, CLINIC, "change a recipient's status")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "change a recipient's status")
     reason = require_reason(reason, "change the recipient's status")
     on = on or site_today()
     with write(user, reason, RACE, subject_id=subject_id):
@@ -212,7 +210,7 @@ def change_status(
 
 def assign_dose_level(user: User, subject_id: str, code: str, reason: str) -> Recipient:
     """Change the dose level, only before infusion 1 and with no bag allocated at the old one."""
-    authorise(user, CLINIC, "assign dose levels")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "assign dose levels")
     reason = require_reason(reason, "assign a dose level")
     with write(user, reason, RACE, subject_id=subject_id):
         trial = current_trial(lock=True)
@@ -246,7 +244,7 @@ def assign_dose_level(user: User, subject_id: str, code: str, reason: str) -> Re
 
 def order_second_infusion(user: User, subject_id: str, ordered: bool, reason: str) -> Recipient:
     """Record the investigator's decision on infusion 2 (day 7), after infusion 1 and by day 7."""
-    authorise(user, CLINIC, "record the order for a second infusion")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "record the order for a second infusion")
     reason = require_reason(reason, "record the investigator's decision")
     with write(user, reason, RACE, subject_id=subject_id):
         recipient = _on_study(subject_id, "have a second infusion ordered")
@@ -284,7 +282,7 @@ def order_second_infusion(user: User, subject_id: str, ordered: bool, reason: st
 
 def record_discharge(user: User, subject_id: str, on: date) -> Recipient:
     """The day the recipient left hospital; weekly clinic visits follow if before day 35."""
-    authorise(user, CLINIC, "record a discharge")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "record a discharge")
     with write(user, "discharge recorded", RACE, subject_id=subject_id):
         recipient = _on_study(subject_id, "be discharged")
         check_after_day0(recipient, on, "discharge")
@@ -294,7 +292,7 @@ def record_discharge(user: User, subject_id: str, on: date) -> Recipient:
 
 def record_transplant(user: User, subject_id: str, on: date, reason: str) -> FollowUpSample:
     """A bone-marrow transplant: one blood sample is due about a month later, then off study."""
-    authorise(user, CLINIC, "record a transplant")
+    authorise(user.role, UseCase.UPDATE_RECIPIENT, "record a transplant")
     reason = require_reason(reason, "record the transplant")
     with write(user, reason, RACE, subject_id=subject_id):
         recipient = _on_study(subject_id, "have a transplant recorded")

@@ -18,17 +18,14 @@ from sqlalchemy import select
 
 from custody.domain import schedule
 from custody.domain.errors import IllegalTransition, InvalidBarcode, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, authorise
 from custody.extensions import db
 from custody.models import FollowUpSample, RecipientStatus, User
-from custody.models.accounts import Role
 from custody.models.base import utcnow
 from custody.services.clinic.recipients import POST_TRANSPLANT_KIND, recipient_by_subject_id
-from custody.services.clinic.trial import authorise
 from custody.services.core.site import site_zone
 from custody.services.core.transactions import write
 
-WARD = frozenset({Role.NURSE})
-LAB = frozenset({Role.TECHNICIAN})
 OFF_STUDY_REASON = "Left the study after the post-transplant sample (protocol)"
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_CONDITION = 200
@@ -92,7 +89,7 @@ def sample_fields(sample: FollowUpSample) -> dict:
 
 def collect(user: User, code_scan: str, at: datetime | None = None) -> FollowUpSample:
     """The nurse took the sample (scanning the tube's label), at `at` or now."""
-    authorise(user, WARD, "record a sample's collection")
+    authorise(user.role, UseCase.COLLECT_SAMPLE, "record a sample's collection")
     when = _moment(at, "collected_at")
     with write(user, "follow-up sample collected", RACE, sample=str(code_scan)[:40]):
         sample = sample_by_code(code_scan, lock=True)
@@ -117,7 +114,7 @@ def collect(user: User, code_scan: str, at: datetime | None = None) -> FollowUpS
 
 def send(user: User, code: str, at: datetime | None = None) -> FollowUpSample:
     """The nurse handed the sample to the courier for the lab."""
-    authorise(user, WARD, "send samples to the lab")
+    authorise(user.role, UseCase.DISPATCH_SAMPLE, "send samples to the lab")
     when = _moment(at, "sent_at")
     with write(user, "follow-up sample sent to the lab", RACE, sample=str(code)[:40]):
         sample = sample_by_code(code, lock=True)
@@ -138,7 +135,7 @@ def receive(user: User, code: str, condition: str) -> FollowUpSample:
     The post-transplant sample is the recipient's last study event: its receipt takes them
     off the study in the same transaction.
     """
-    authorise(user, LAB, "receive samples at the lab")
+    authorise(user.role, UseCase.RECEIVE_SAMPLE, "receive samples at the lab")
     condition = " ".join((condition or "").split())
     if not condition or len(condition) > MAX_CONDITION:
         raise ValidationFailed(

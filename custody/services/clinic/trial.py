@@ -14,13 +14,12 @@ import re
 from sqlalchemy import func, select
 
 from custody.domain import schedule
-from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, authorise
 from custody.extensions import db
 from custody.models import DoseBasis, DoseLevel, DoseLevelStatus, Recipient, Trial, User
-from custody.models.accounts import Role
 from custody.services.core.transactions import write
 
-CONFIGURERS = frozenset({Role.ADMIN})
 _DOSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9.-]{0,15}$")
 _PROTOCOL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_POST_THAW_MINUTES = 1440  # the database's own limit: a day
@@ -29,16 +28,6 @@ RACE = (
     "Someone else changed the trial settings at the same moment and was saved first. Nothing "
     "of yours was saved: look at the settings again, then repeat if still needed."
 )
-
-
-def authorise(user: User, roles: frozenset[Role], doing: str) -> None:
-    """Refuse `user` unless they hold one of `roles`; `doing` completes "Only … may …"."""
-    if user.role not in roles:
-        allowed = " or ".join(sorted(r.value for r in roles))
-        raise Forbidden(
-            f"Only {allowed} may {doing}; you are signed in as {user.role.value}.",
-            role=user.role.value,
-        )
 
 
 def require_reason(reason: str | None, doing: str) -> str:
@@ -102,7 +91,7 @@ def configure_trial(
     The protocol ID names the trial for good (labels, records and reports carry it), so it is
     never changed here: a tracker serves one protocol.
     """
-    authorise(user, CONFIGURERS, "configure the trial")
+    authorise(user.role, UseCase.CONFIGURE_TRIAL, "configure the trial")
     reason = require_reason(reason, "configure the trial")
     protocol_id = (protocol_id or "").strip()
     if not _PROTOCOL_ID.match(protocol_id):
@@ -131,7 +120,7 @@ def configure_trial(
 
 def set_phase(user: User, phase: int, reason: str) -> Trial:
     """Change the phase now enrolling. Phase 2 treats at the recommended dose: one must exist."""
-    authorise(user, CONFIGURERS, "change the trial's phase")
+    authorise(user.role, UseCase.CONFIGURE_TRIAL, "change the trial's phase")
     reason = require_reason(reason, "change the phase")
     if phase not in (1, 2):
         raise ValidationFailed("The phase is 1 (dose escalation) or 2.", field="phase")
@@ -162,7 +151,7 @@ def add_dose_level(
     reason: str,
 ) -> DoseLevel:
     """A new dose level, open for assignment: flat cells per infusion, or cells per kg."""
-    authorise(user, CONFIGURERS, "add dose levels")
+    authorise(user.role, UseCase.CONFIGURE_TRIAL, "add dose levels")
     reason = require_reason(reason, "add a dose level")
     code = (code or "").strip().upper()
     if not _DOSE_CODE.match(code):
@@ -214,7 +203,7 @@ def set_dose_level_status(user: User, code: str, status: str, reason: str) -> Do
     is recommended is refused (say which first stops being recommended), and the recommended
     level keeps that status while phase 2 recipients on the study are on it.
     """
-    authorise(user, CONFIGURERS, "change dose levels")
+    authorise(user.role, UseCase.CONFIGURE_TRIAL, "change dose levels")
     reason = require_reason(reason, "change a dose level")
     if status not in {s.value for s in DoseLevelStatus}:
         raise ValidationFailed(

@@ -20,9 +20,9 @@ from sqlalchemy.orm import selectinload
 from custody.config import settings
 from custody.domain import eligibility
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, allows
 from custody.extensions import db
 from custody.models import Donor, DonorTest, Eligibility, User
-from custody.models.accounts import Role
 from custody.models.base import utcnow
 from custody.services.core.transactions import write
 
@@ -30,7 +30,6 @@ from custody.services.core.transactions import write
 # CMV is tested too, but a reactive CMV result does not by itself make a donor ineligible.
 TEST_RESULTS = ("non-reactive", "reactive", "indeterminate", "pending")
 DETERMINATIONS = ("eligible", "ineligible", "incomplete")
-DETERMINERS = frozenset({Role.QA, Role.ADMIN})
 _DONOR_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
 
@@ -92,7 +91,7 @@ def determine_eligibility(
     required_tests: Sequence[str] | None = None,
 ) -> Donor:
     """QA's determination (21 CFR 1271.50): eligible only on complete non-reactive tests."""
-    if user.role not in DETERMINERS:
+    if not allows(user.role, UseCase.DETERMINE_ELIGIBILITY):
         raise Forbidden(
             "Only QA (or an administrator) determines donor eligibility; "
             f"you are signed in as {user.role.value}.",

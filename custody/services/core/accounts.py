@@ -16,8 +16,9 @@ from custody.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from custody.domain.permissions import Role
 from custody.extensions import db
-from custody.models.accounts import ApiToken, Role, User
+from custody.models.accounts import ApiToken, User
 from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
 

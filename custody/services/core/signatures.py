@@ -13,18 +13,16 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from custody.domain.errors import AccountLocked, AuthenticationFailed, SignatureRefused
+from custody.domain.permissions import UseCase, allows
 from custody.domain.release_rules import content_hash
 from custody.extensions import db
 from custody.models import Signature, User
-from custody.models.accounts import Role
 from custody.services.core.accounts import authenticate
 
-SIGNERS = frozenset({Role.QA})
 
-
-def check_signer(user: User, doing: str) -> None:
+def check_signer(user: User, use_case: UseCase, doing: str) -> None:
     """Only QA signs (Annex 11 §15): refuse anyone else before asking for a password."""
-    if user.role not in SIGNERS:
+    if not allows(user.role, use_case):
         raise SignatureRefused(
             f"Only QA can sign {doing}; you are signed in as {user.role.value}.",
             role=user.role.value,

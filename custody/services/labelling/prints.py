@@ -22,25 +22,23 @@ from sqlalchemy.orm.exc import StaleDataError
 from custody.config import settings
 from custody.domain.errors import (
     Conflict,
-    Forbidden,
     IllegalTransition,
     LabelCannotPrint,
     NotFound,
     ValidationFailed,
 )
+from custody.domain.permissions import UseCase, authorise
 from custody.domain.scan_targets import read_scan
 from custody.extensions import db
 from custody.labels.pdf import render_pdf
 from custody.labels.templates import LabelTemplate
 from custody.labels.zpl import render_zpl
-from custody.models import LabelPrint, LabelStatus, Role, User
+from custody.models import LabelPrint, LabelStatus, User
 from custody.models.base import utcnow
 from custody.services.core.transactions import write
 from custody.services.labelling.contents import LabelContent
 from custody.services.labelling.templates import library, printable_template
 
-PRINTERS = frozenset({Role.TECHNICIAN, Role.QA, Role.ADMIN})
-REPRINTERS = frozenset({Role.QA, Role.ADMIN})
 # A bag carries one of these at a time: issuing one voids the other.
 BAG_PURPOSES = ("quarantine_product", "final_product")
 MIN_REASON = 5
@@ -53,7 +51,7 @@ def current_label(user: User, content: Callable[[], LabelContent]) -> LabelPrint
     when it is issued. Two requests racing to issue the first label of a subject meet at the
     live-label index; the loser reads the winner's label instead.
     """
-    check_role(user, PRINTERS, "print labels")
+    authorise(user.role, UseCase.PRINT_LABELS, "print labels")
     for _ in range(2):
         try:
             with write(user, "label issued"):
@@ -65,7 +63,7 @@ def current_label(user: User, content: Callable[[], LabelContent]) -> LabelPrint
 
 def current_labels(user: User, contents: Callable[[], Sequence[LabelContent]]) -> list[LabelPrint]:
     """Many subjects' labels in one transaction (a lot's bags print as one job)."""
-    check_role(user, PRINTERS, "print labels")
+    authorise(user.role, UseCase.PRINT_LABELS, "print labels")
     race = "Someone printed some of these labels at the same moment; ask for them again."
     with write(user, "labels issued", race):
         wanted = list(contents())
@@ -101,7 +99,7 @@ def reprint(
 
     Only a label that still says what its subject calls for is reprinted (`content_now` reads
     that from the records): a quarantine label is never reprinted after its lot's release."""
-    check_role(user, REPRINTERS, "reprint labels")
+    authorise(user.role, UseCase.REPRINT_LABEL, "reprint labels")
     reason = _reason(reason, "reprint")
     with write(
         user,
@@ -140,7 +138,7 @@ def replace_with_reprint(user: User, old: LabelPrint, reason: str) -> LabelPrint
 
 
 def void(user: User, label_id: int, reason: str) -> LabelPrint:
-    check_role(user, PRINTERS, "void labels")
+    authorise(user.role, UseCase.VOID_LABEL, "void labels")
     reason = _reason(reason, "void")
     with write(
         user, f"label {label_id} voided: {reason}", "Someone changed this label at the same moment."
@@ -157,7 +155,7 @@ def void(user: User, label_id: int, reason: str) -> LabelPrint:
 
 def apply(user: User, label_id: int, scan: str) -> LabelPrint:
     """The label is on its container: proven by scanning it there, and matched to the subject."""
-    check_role(user, PRINTERS, "apply labels")
+    authorise(user.role, UseCase.APPLY_LABEL, "apply labels")
     with write(user, f"label {label_id} applied", "Someone changed this label at the same moment."):
         label = label_by_id(label_id)
         if label.status is not LabelStatus.ISSUED:
@@ -307,12 +305,3 @@ def _reason(reason: str, doing: str) -> str:
             field="reason",
         )
     return reason
-
-
-def check_role(user: User, roles: frozenset[Role], doing: str) -> None:
-    if user.role not in roles:
-        allowed = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(
-            f"Only {allowed} may {doing}; you are signed in as {user.role.value}.",
-            role=user.role.value,
-        )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from custody.config import settings
 from custody.domain.errors import Conflict, LabelCannotPrint
+from custody.domain.permissions import UseCase
 from custody.extensions import db
 from custody.labels.catalogue import PURPOSES
 from custody.labels.library import TemplateLibrary, load_library
@@ -64,7 +65,7 @@ def approve_template(
     user: User, purpose: str, version: int, username: str, password: str
 ) -> LabelTemplateApproval:
     """QA's signature on one template version, after checking the file as it is now."""
-    check_signer(user, "a label template")
+    check_signer(user, UseCase.APPROVE_LABEL_TEMPLATE, "a label template")
     template = library().get(purpose, version)
     reauthenticate(user, username, password)
     race = f"Someone approved {purpose} v{version} at the same moment; look again."

@@ -10,16 +10,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from custody.domain.errors import ValidationFailed
+from custody.domain.permissions import UseCase, allows
 from custody.extensions import db
 from custody.models import BatchMaterial, BatchStep, MaterialKind, User
-from custody.models.accounts import Role
 from custody.models.base import utcnow
 from custody.services.bags.lookup import locked_lot
 from custody.services.collection.donations import CLOCK_SKEW
 from custody.services.core.transactions import write
 from custody.services.manufacturing.lots import in_quarantine
-
-OPERATOR_ROLES = frozenset({Role.TECHNICIAN, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def _operator(username: str | None, recorder: User) -> User:
         raise ValidationFailed(
             f"No active user {username!r} can be the operator.", field="operator"
         )
-    if operator.role not in OPERATOR_ROLES:
+    if not allows(operator.role, UseCase.PERFORM_BATCH_STEP):
         raise ValidationFailed(
             f"{operator.full_name} is {operator.role.value}; the operator of a manufacturing "
             "step is a technician (or an administrator).",

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from custody.config import settings
 from custody.domain.errors import IllegalTransition, SignatureRefused, ValidationFailed
+from custody.domain.permissions import UseCase
 from custody.domain.release_rules import (
     RELEASING,
     DispositionAction,
@@ -64,7 +65,7 @@ class DispositionRequest:
 def sign_disposition(user: User, lot_number: str, request: DispositionRequest) -> ReleaseDecision:
     """Sign the lot's disposition; for a release, conditional release or rejection, issue the
     certificate in the same transaction and keep its bytes."""
-    check_signer(user, "a lot's disposition")
+    check_signer(user, UseCase.SIGN_DISPOSITION, "a lot's disposition")
     reauthenticate(user, request.username, request.password)
     race = f"Someone signed lot {lot_number} at the same moment; look at it again."
     reason = f"lot {request.action.replace('_', ' ')}: {request.reason.strip()}".strip(": ")

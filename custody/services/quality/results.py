@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, allows
 from custody.domain.release_rules import Criterion, judge
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, User
-from custody.models.accounts import Role
 from custody.services.bags.lookup import locked_lot
 from custody.services.core.transactions import write
 from custody.services.quality.alerts import raise_alert
@@ -26,7 +26,6 @@ from custody.services.quality.disposition import reopen_for_review
 from custody.services.quality.lot_quality import attach_specification, criteria_of, latest_decision
 
 # QC analysts work as technicians here; QA may enter too (segregation is checked at release).
-ENTERERS = frozenset({Role.TECHNICIAN, Role.QA, Role.ADMIN})
 MAX_TEXT = 64
 
 
@@ -108,7 +107,7 @@ def record_investigation(user: User, lot_number: str, test: str, note: str) -> Q
 
 
 def _check_enterer(user: User) -> None:
-    if user.role not in ENTERERS:
+    if not allows(user.role, UseCase.ENTER_RESULT):
         raise Forbidden(
             f"QC results are entered by the lab or QA; you are signed in as {user.role.value}.",
             role=user.role.value,

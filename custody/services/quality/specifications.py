@@ -13,15 +13,14 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 
 from custody.domain.errors import Forbidden, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase, allows
 from custody.domain.release_rules import Criterion, check_criterion, criterion_words
 from custody.extensions import db
 from custody.models import QcSpecification, QcSpecItem, SpecificationStatus, User
-from custody.models.accounts import Role
 from custody.models.base import utcnow
 from custody.services.core.signatures import check_signer, manifestation, reauthenticate, sign
 from custody.services.core.transactions import write
 
-AUTHORS = frozenset({Role.QA, Role.ADMIN})
 APPROVAL_MEANING = "Approved specification"
 MAX_VERSION = 2**31 - 1
 
@@ -51,7 +50,7 @@ class SpecificationRequest:
 
 def create_specification(user: User, request: SpecificationRequest) -> QcSpecification:
     """A new draft version: the next number for the product, not used until QA approves it."""
-    if user.role not in AUTHORS:
+    if not allows(user.role, UseCase.DRAFT_SPECIFICATION):
         raise Forbidden(
             f"Specifications are written by QA; you are signed in as {user.role.value}.",
             role=user.role.value,
@@ -110,7 +109,7 @@ def approve_specification(
     user: User, pdc: str, version: int, username: str, password: str
 ) -> QcSpecification:
     """QA's signature makes a draft the version new lots of the product are judged by."""
-    check_signer(user, "a specification")
+    check_signer(user, UseCase.APPROVE_SPECIFICATION, "a specification")
     reauthenticate(user, username, password)
     race = "Someone approved a version of this specification at the same moment; look again."
     with write(user, f"specification {pdc} v{version} approved", race):

@@ -37,7 +37,6 @@ from custody.models import (
     Disposition,
     Lot,
     Recipient,
-    Role,
     Shipment,
     ShipmentDiscrepancy,
     ShipmentItem,
@@ -53,7 +52,6 @@ from custody.services.quality.alerts import list_alerts
 from custody.services.quality.disposition import NEEDS_STATEMENTS
 
 # Who reads the overview: the lab lead's team. Nurses have the clinic and bedside pages.
-VIEWERS = (Role.TECHNICIAN, Role.QA, Role.ADMIN)
 UPCOMING_DAYS = 14
 # Excursions and unexpected-bag discrepancies this recent are listed.
 RECENT_DAYS = 30

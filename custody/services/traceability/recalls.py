@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from custody.domain.errors import Conflict, NotFound, ValidationFailed
+from custody.domain.permissions import UseCase
 from custody.domain.release_rules import canonical_json
 from custody.extensions import db
 from custody.models import Bag, Lot, Recall, Signature, User
@@ -55,7 +56,7 @@ def preview(scope: str, value: str) -> dict[str, Any]:
 
 def raise_recall(user: User, scope: str, value: str, request: SignedRequest) -> dict[str, Any]:
     """Sign the recall: every bag of the lots reached is blocked when this returns."""
-    check_signer(user, "a recall")
+    check_signer(user, UseCase.RAISE_RECALL, "a recall")
     value = trace.normalised(scope, value)
     reason = _reason(request.reason)
     _refuse_empty(scope, value, trace.lot_ids_from(scope, value))
@@ -74,7 +75,7 @@ def raise_recall(user: User, scope: str, value: str, request: SignedRequest) -> 
 
 def lift_recall(user: User, code: str, request: SignedRequest) -> dict:
     """Sign the lifting of a recall (e.g. the positive result proved false): bags go on."""
-    check_signer(user, "the lifting of a recall")
+    check_signer(user, UseCase.LIFT_RECALL, "the lifting of a recall")
     reason = _reason(request.reason)
     recall_by_code(code)
     reauthenticate(user, request.username, request.password)
