@@ -14,7 +14,7 @@ from custody.schemas.audit import AuditEntriesOut, AuditFilterQuery, AuditQuery,
 from custody.services.audit.export import Export, csv_export, pdf_export
 from custody.services.audit.review import parse_filter, search
 from custody.services.audit.verify import verify_trail
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 
 PREFIX = "/audit"
 blp = ApiBlueprint("audit", __name__, description="The append-only, hash-chained audit trail")

@@ -4,7 +4,7 @@ from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, requires
 from custody.config import settings
 from custody.domain.permissions import UseCase
-from custody.schemas.collections import (
+from custody.schemas.collection import (
     DonationIn,
     DonationListOut,
     DonationOut,

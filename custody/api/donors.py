@@ -3,7 +3,7 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, requires
 from custody.domain.permissions import UseCase
-from custody.schemas.collections import (
+from custody.schemas.collection import (
     DonorIn,
     DonorListOut,
     DonorOut,

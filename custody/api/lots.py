@@ -6,7 +6,7 @@ from custody.auth import api_user, requires
 from custody.config import settings
 from custody.domain.permissions import UseCase
 from custody.schemas.bags import LotDetailOut, LotListOut, LotQuery
-from custody.schemas.collections import (
+from custody.schemas.collection import (
     FilledBagsOut,
     FillIn,
     LotIn,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GENESIS_HASH = "0" * 64
+# What an entry records was done to its record.
+ENTRY_ACTIONS = ("create", "update", "delete")
 
 # The stored fields an entry's hash covers, in order. Changing this list invalidates old trails.
 HASHED_FIELDS = (

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from custody.domain import eligibility, schedule
+from custody.domain.permissions import UseCase, roles_for
 
 PASSED = "passed"
 INCOMPLETE = "incomplete"
@@ -27,7 +28,8 @@ COMPLETABLE = frozenset({"eligibility_warnings", "second_verifier"})
 OFF_STUDY = frozenset({"withdrawn", "off_study", "deceased"})
 RELEASED = frozenset({"released", "conditionally_released"})
 USABLE_STATES = frozenset({"thawed", "verified"})
-SECOND_VERIFIER_ROLE = "nurse"
+# How long a post-thaw use window may be set, at most: a day (the database's own limit).
+MAX_POST_THAW_MINUTES = 1440
 
 
 @dataclass(frozen=True)
@@ -407,7 +409,8 @@ def _second_verifier(f: BedsideFacts) -> tuple[bool, str]:
         )
     if s.credential_problem is not None:
         return False, f"The second verifier was not accepted: {s.credential_problem}"
-    if s.role != SECOND_VERIFIER_ROLE:
+    # Qualified means allowed to verify at the bedside: the permissions table decides.
+    if s.role not in roles_for(UseCase.VERIFY_AT_BEDSIDE):
         return False, (
             f"{s.full_name} is a {s.role}; the second verifier must be a nurse qualified to "
             "verify at the bedside."

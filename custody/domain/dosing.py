@@ -27,6 +27,10 @@ PER_KG = "per_kg"
 # A syringe is read to 0.1 mL; less than 1 mL of a bag cannot be drawn up reliably.
 VOLUME_STEP_ML = 0.1
 MIN_PARTIAL_ML = 1.0
+# A recipient's weight, in kg, that can be true: anything outside is a typing error.
+MIN_WEIGHT_KG, MAX_WEIGHT_KG = 1.0, 400.0
+# A dose level's dose, in cells (flat or per kg): anything above is a typing error.
+MAX_DOSE_CELLS = 1e13
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 NOT_EVALUATED = "NOT EVALUATED FOR INFECTIOUS SUBSTANCES"
 ADVISE_PATIENT = "WARNING: Advise patient of communicable disease risks"
 BIOHAZARD = "BIOHAZARD"
+# An infectious-disease test's result, and QA's determination from them (21 CFR 1271.50).
+TEST_RESULTS = ("non-reactive", "reactive", "indeterminate", "pending")
+DETERMINATIONS = ("eligible", "ineligible", "incomplete")
 # Worst first: a lot pooled from several donors carries the worst of their determinations.
 SEVERITY = ("ineligible", "incomplete", "pending", "eligible")
 

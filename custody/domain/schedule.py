@@ -130,6 +130,8 @@ POST_TRANSPLANT_SAMPLE_WINDOW_DAYS = 7
 # The protocol names the day of these visits but no window; these windows are the site's
 # working assumption until the protocol's visit windows are confirmed.
 END_OF_STUDY_WINDOW_DAYS = 14
+# How far ahead the clinic dashboard looks, at most: a year (366 days in a leap year).
+MAX_DAYS_AHEAD = 366
 LONG_TERM_WINDOW_DAYS = 30
 
 DONE, DUE, UPCOMING, OVERDUE = "done", "due", "upcoming", "overdue"

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from custody.domain.errors import ValidationFailed
 
+# How people type a local moment into a filter or a form.
+MOMENT_FORMAT = "YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS"
+
 
 def zone_named(name: str) -> ZoneInfo:
     try:

@@ -8,7 +8,8 @@ import json
 
 from marshmallow import Schema, fields, post_load, validate
 
-from custody.services.audit.review import ACTIONS, MOMENT_FORMAT
+from custody.domain.audit_chain import ENTRY_ACTIONS
+from custody.domain.time_zones import MOMENT_FORMAT
 
 
 class AuditEntryOut(Schema):
@@ -47,7 +48,7 @@ class AuditFilterQuery(Schema):
         metadata={"description": "Exact record key: bag code, DIN, lot number, username…"}
     )
     actor = fields.String(metadata={"description": "Username (or system actor) who acted"})
-    action = fields.String(metadata={"description": f"One of {', '.join(ACTIONS)}"})
+    action = fields.String(metadata={"description": f"One of {', '.join(ENTRY_ACTIONS)}"})
     from_ = fields.String(data_key="from", metadata={"description": f"{_LOCAL}; inclusive"})
     to = fields.String(
         metadata={"description": f"{_LOCAL}; includes the whole day, minute or second named"}

@@ -7,7 +7,7 @@ a verification needs, or has values of the wrong type, is refused (422).
 
 from marshmallow import Schema, fields, validate
 
-from custody.schemas.collections import IsbtDateTime
+from custody.schemas.collection import IsbtDateTime
 from custody.schemas.common import text
 
 MAX_SCAN_FIELD = 2000

@@ -2,9 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
+from custody.domain.storage_tree import MAX_DEPTH, MAX_LOCATION_CODE, MAX_POSITIONS
 from custody.models import LocationKind
 from custody.schemas.bags import Page
-from custody.services.bags.storage import MAX_CODE, MAX_DEPTH, MAX_POSITIONS
 
 KINDS = [k.value for k in LocationKind]
 CODE = {"description": "the barcode's content: LOC- then upper-case letters, digits and '-'"}
@@ -12,7 +12,7 @@ CODE = {"description": "the barcode's content: LOC- then upper-case letters, dig
 
 class LocationQuery(Page):
     parent = fields.String(
-        validate=validate.Length(min=1, max=MAX_CODE),
+        validate=validate.Length(min=1, max=MAX_LOCATION_CODE),
         metadata={"description": "only the children of this location (its code)"},
     )
     kind = fields.String(validate=validate.OneOf(KINDS))
@@ -36,11 +36,11 @@ class LabelQuery(Schema):
 class LocationIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     parent = fields.String(
-        validate=validate.Length(min=1, max=MAX_CODE),
+        validate=validate.Length(min=1, max=MAX_LOCATION_CODE),
         metadata={"description": "the parent's code; none for a site"},
     )
     code = fields.String(
-        validate=validate.Length(min=1, max=MAX_CODE),
+        validate=validate.Length(min=1, max=MAX_LOCATION_CODE),
         metadata={"description": CODE["description"] + "; made from the parent's when left out"},
     )
     name = fields.String(

@@ -2,9 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
+from custody.domain.trace_scopes import SCOPES
 from custody.schemas.common import text
 from custody.schemas.quality import SignatureIn
-from custody.services.traceability.trace import SCOPES
 
 _SCOPE = fields.String(
     required=True,

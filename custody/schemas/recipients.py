@@ -3,10 +3,10 @@
 from marshmallow import Schema, fields, validate
 
 from custody.domain import schedule
+from custody.domain.dosing import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from custody.schemas.bags import Page
-from custody.schemas.collections import IsbtDateTime
+from custody.schemas.collection import IsbtDateTime
 from custody.schemas.common import text
-from custody.services.clinic.recipient_checks import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 
 REASON = {"description": "why, kept in the audit trail with the change"}
 _WEIGHT = validate.Range(min=MIN_WEIGHT_KG, max=MAX_WEIGHT_KG)

@@ -2,10 +2,11 @@
 
 from marshmallow import Schema, fields, validate
 
+from custody.domain.bedside_checks import MAX_POST_THAW_MINUTES
+from custody.domain.dosing import MAX_DOSE_CELLS
+from custody.domain.schedule import MAX_DAYS_AHEAD
 from custody.models import DoseBasis, DoseLevelStatus
 from custody.schemas.common import text
-from custody.services.clinic.dashboard import MAX_DAYS_AHEAD
-from custody.services.clinic.trial import MAX_DOSE_CELLS, MAX_POST_THAW_MINUTES
 
 REASON = {"description": "why, kept in the audit trail with the change"}
 

@@ -22,13 +22,13 @@ from flask import Blueprint, Response, redirect, render_template, request, sessi
 from flask_login import current_user
 
 from custody.auth import may, page_requires
+from custody.domain.audit_chain import ENTRY_ACTIONS
 from custody.domain.errors import ValidationFailed
 from custody.domain.permissions import UseCase
 from custody.extensions import db
 from custody.models.base import utcnow
 from custody.services.audit.export import CSV_CAP, PDF_CAP, Export, csv_export, pdf_export
 from custody.services.audit.review import (
-    ACTIONS,
     FILTER_NAMES,
     PAGE_SIZE,
     AuditFilter,
@@ -75,7 +75,7 @@ def _render(typed: dict, zone: ZoneInfo, error: str | None = None, flt=None, pag
         csv_url=url_for(".export_csv", **flt.entered) if flt else None,
         pdf_url=url_for(".export_pdf", **flt.entered) if flt else None,
         record_types=record_types(),
-        actions=ACTIONS,
+        actions=ENTRY_ACTIONS,
         people=people(),
         zone=zone.key,
         page_size=PAGE_SIZE,

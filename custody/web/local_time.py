@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 
 __all__ = ["UTC", "moment", "site_zone"]
 UTC = ZoneInfo("UTC")

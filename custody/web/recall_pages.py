@@ -12,8 +12,8 @@ from flask import Blueprint, render_template, request
 from custody.auth import may, page_requires
 from custody.domain.errors import DomainError
 from custody.domain.permissions import UseCase
+from custody.domain.trace_scopes import SCOPE_WORDS
 from custody.services.traceability import recalls
-from custody.services.traceability.trace import SCOPE_WORDS
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("recall", __name__, template_folder="../templates")

@@ -11,7 +11,7 @@ from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Recall
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from tests.api.responses import error, ok
 from tests.factories import PASSWORD
 

@@ -16,7 +16,7 @@ from custody.models.base import utcnow
 from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusions import start_infusion
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.quality.results import ResultRequest, correct_result
 from tests.factories import PASSWORD
 

@@ -17,7 +17,7 @@ from custody.models import Bag, BedsideVerification, CustodyEvent, Infusion, Use
 from custody.services.audit.verify import verify_trail
 from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusions import start_infusion
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from tests.factories import PASSWORD
 from tests.races import race
 

@@ -33,7 +33,7 @@ from custody.services.clinic.infusions import complete_infusion, start_infusion
 from custody.services.collection import donations as coll
 from custody.services.collection import donors
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.manufacturing import batch_record
 from custody.services.manufacturing import divisions as div
 from custody.services.manufacturing import lots as mfg

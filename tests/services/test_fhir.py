@@ -21,7 +21,7 @@ from custody.services.bags.scans import ScanRequest, scan
 from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusions import complete_infusion, start_infusion
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.manufacturing.divisions import SplitRequest, split_bag
 from custody.services.traceability import fhir
 from custody.services.traceability.fhir_dispense import dispense_bundle, dispense_of_bag

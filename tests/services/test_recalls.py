@@ -36,7 +36,7 @@ from custody.services.bags.lookup import situation
 from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusions import start_infusion
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.traceability.recalls import SignedRequest, lift_recall, preview, raise_recall
 from tests.factories import PASSWORD
 from tests.races import race

@@ -23,7 +23,7 @@ from custody.services.clinic import recipients as svc
 from custody.services.clinic import trial
 from custody.services.clinic.recipients import RecipientRequest
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from tests.races import race
 
 

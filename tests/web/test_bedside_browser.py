@@ -20,7 +20,7 @@ from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import Bag, Infusion, Thaw
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from tests.factories import PASSWORD
 from tests.web.conftest import browser_sign_in, release_db
 

@@ -41,7 +41,7 @@ from custody.documents.audit_report import AuditReportData, ReportEntry, render_
 from custody.models.accounts import User
 from custody.models.base import utcnow
 from custody.services.audit.review import AuditFilter, change_lines, matching, names_of
-from custody.services.core.site import establishment
+from custody.services.core.facility import establishment
 
 log = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")

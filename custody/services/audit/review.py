@@ -30,14 +30,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Row
 
-from custody.domain.audit_chain import format_timestamp
+from custody.domain.audit_chain import ENTRY_ACTIONS, format_timestamp
 from custody.domain.errors import ValidationFailed
+from custody.domain.time_zones import MOMENT_FORMAT
 from custody.extensions import db
 from custody.models.audit import AuditEntry
 from custody.models.base import Base
 from custody.services.core.audit_trail import UNAUDITED_TABLES
 
-ACTIONS = ("create", "update", "delete")
 PAGE_SIZE = 100
 # The query names of the filters, in the order pages and exports print them.
 FILTER_NAMES = ("record_type", "record_id", "record_key", "actor", "action", "from", "to", "reason")
@@ -56,7 +56,6 @@ MAX_LENGTHS = {"record_type": 40, "record_id": 40, "record_key": 200, "actor": 6
 LOCAL_MOMENT = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?", flags=re.ASCII
 )
-MOMENT_FORMAT = "YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS"
 # Fixed-width UTC text compares as time only for four-digit years.
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 COLUMNS = tuple(AuditEntry.__table__.c)
@@ -132,9 +131,9 @@ def parse_filter(values: Mapping[str, str | None], zone: ZoneInfo) -> AuditFilte
             field="record_id",
         )
     action = entered.get("action")
-    if action is not None and action not in ACTIONS:
+    if action is not None and action not in ENTRY_ACTIONS:
         raise ValidationFailed(
-            f"Action {action!r} is not known; choose one of: {', '.join(ACTIONS)}.",
+            f"Action {action!r} is not known; choose one of: {', '.join(ENTRY_ACTIONS)}.",
             field="action",
         )
     since = _utc_bound("from", entered.get("from"), zone, end=False)

@@ -26,7 +26,7 @@ from custody.models import (
     lot_donations,
 )
 from custody.services.bags.lookup import bag_by_code, location_path, situation, whereabouts
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 
 
 def list_bags(

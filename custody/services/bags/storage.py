@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select
 
 from custody.domain.errors import Conflict, NotFound, ValidationFailed
 from custody.domain.scan_targets import LOCATION_PREFIX
+from custody.domain.storage_tree import MAX_DEPTH, MAX_LOCATION_CODE
 from custody.extensions import db
 from custody.models import Bag, LocationKind, StorageLocation, User
 from custody.services.bags.lookup import location_path
@@ -41,11 +42,7 @@ SUFFIX = {
     LocationKind.BOX: "B",
     LocationKind.POSITION: "P",
 }
-# The scan reader accepts own codes of up to 39 characters (the column holds 40).
-MAX_CODE = 39
 MAX_NAME = 100
-MAX_POSITIONS = 100  # a 10 × 10 cryobox
-MAX_DEPTH = 4  # site → position is four levels down
 _CODE = re.compile(r"^LOC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 PATH_SEPARATOR = " › "
 
@@ -90,9 +87,9 @@ def _create(kind: LocationKind, request: LocationRequest) -> StorageLocation:
     positions = [
         _child_code(code, LocationKind.POSITION, n, width) for n in range(1, request.positions + 1)
     ]
-    if positions and len(positions[-1]) > MAX_CODE:
+    if positions and len(positions[-1]) > MAX_LOCATION_CODE:
         raise ValidationFailed(
-            f"The box's position codes ({positions[-1]}) would be longer than {MAX_CODE} "
+            f"The box's position codes ({positions[-1]}) would be longer than {MAX_LOCATION_CODE} "
             "characters, too long to print. Give the box a shorter code.",
             field="code",
         )
@@ -157,10 +154,11 @@ def _given_code(raw: str) -> str:
             f"(e.g. {LOCATION_PREFIX}LN2-01). Leave the code out to have one made.",
             field="code",
         )
-    if len(code) > MAX_CODE or not _CODE.match(code):
+    if len(code) > MAX_LOCATION_CODE or not _CODE.match(code):
         raise ValidationFailed(
             f"A location code holds {LOCATION_PREFIX} and then letters, digits and single "
-            f"'-' between them, at most {MAX_CODE} characters; '{raw.strip()[:60]}' does not.",
+            f"'-' between them, at most {MAX_LOCATION_CODE} characters; "
+            f"'{raw.strip()[:60]}' does not.",
             field="code",
         )
     return code
@@ -182,10 +180,11 @@ def _generated_code(
     while code in taken:  # a hand-made code may sit where the next number would go
         number += 1
         code = _child_code(base, kind, number)
-    if len(code) > MAX_CODE:
+    if len(code) > MAX_LOCATION_CODE:
         raise ValidationFailed(
-            f"The code made for this {kind.value} ({code}) would be longer than {MAX_CODE} "
-            "characters, too long to print. Give a shorter code, or shorter parent codes.",
+            f"The code made for this {kind.value} ({code}) would be longer than "
+            f"{MAX_LOCATION_CODE} characters, too long to print. Give a shorter code, or "
+            "shorter parent codes.",
             field="code",
         )
     return code, number

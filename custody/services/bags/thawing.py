@@ -21,7 +21,7 @@ from custody.extensions import db
 from custody.models import Allocation, Bag, CustodyEvent, Thaw, Trial, User
 from custody.models.base import utcnow
 from custody.services.bags.lookup import bag_by_code
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 
 
 def active_allocation(bag: Bag) -> Allocation | None:

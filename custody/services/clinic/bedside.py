@@ -47,7 +47,7 @@ from custody.services.bags.recall_status import active_recall_codes
 from custody.services.bags.thawing import active_allocation, seconds_left, thaw_of
 from custody.services.core.accounts import authenticate
 from custody.services.core.audit_trail import acting_as
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
 from custody.services.quality.disposition import release_holds
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from custody.domain import schedule
 from custody.domain.bag_lifecycle import RELEASED_DISPOSITIONS
 from custody.domain.errors import ValidationFailed
+from custody.domain.schedule import MAX_DAYS_AHEAD
 from custody.extensions import db
 from custody.models import Allocation, Bag, FollowUpSample, Infusion, Lot, Recipient
 from custody.models.base import utcnow
@@ -26,9 +27,8 @@ from custody.services.clinic.recipients import (
     site_today,
 )
 from custody.services.clinic.samples import sample_fields
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 
-MAX_DAYS_AHEAD = 366
 # Bag states from which a bag can no longer reach this recipient.
 UNUSABLE_BAG_STATES = frozenset({"infused", "discarded", "rejected", "returned"})
 # Statuses awaiting infusion 1; those from which infusion 2 is given.

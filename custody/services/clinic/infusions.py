@@ -36,7 +36,7 @@ from custody.services.bags.moves import move_bag
 from custody.services.bags.recall_status import active_recall_codes
 from custody.services.bags.thawing import active_allocation, thaw_of
 from custody.services.clinic.bedside import check_bedside_role
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
 from custody.services.quality.disposition import release_holds
 

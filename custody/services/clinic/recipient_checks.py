@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from custody.domain.dosing import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from custody.domain.errors import IllegalTransition, ValidationFailed
 from custody.models import DoseLevel, DoseLevelStatus, Recipient, Trial
 from custody.models.base import utcnow
 from custody.services.clinic.trial import dose_level_by_code, recommended_level
-from custody.services.core.site import site_zone
-
-MIN_WEIGHT_KG, MAX_WEIGHT_KG = 1.0, 400.0
+from custody.services.core.facility import site_zone
 
 
 def site_today() -> date:

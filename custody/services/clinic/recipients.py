@@ -44,7 +44,7 @@ from custody.services.clinic.trial import (
     current_trial,
     require_reason,
 )
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
 
 POST_TRANSPLANT_KIND = "post_transplant_blood"

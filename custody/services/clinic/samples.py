@@ -23,7 +23,7 @@ from custody.extensions import db
 from custody.models import FollowUpSample, RecipientStatus, User
 from custody.models.base import utcnow
 from custody.services.clinic.recipients import POST_TRANSPLANT_KIND, recipient_by_subject_id
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
 
 OFF_STUDY_REASON = "Left the study after the post-transplant sample (protocol)"

@@ -14,6 +14,8 @@ import re
 from sqlalchemy import func, select
 
 from custody.domain import schedule
+from custody.domain.bedside_checks import MAX_POST_THAW_MINUTES
+from custody.domain.dosing import MAX_DOSE_CELLS
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from custody.domain.permissions import UseCase, authorise
 from custody.extensions import db
@@ -22,8 +24,6 @@ from custody.services.core.transactions import write
 
 _DOSE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9.-]{0,15}$")
 _PROTOCOL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-MAX_POST_THAW_MINUTES = 1440  # the database's own limit: a day
-MAX_DOSE_CELLS = 1e13
 RACE = (
     "Someone else changed the trial settings at the same moment and was saved first. Nothing "
     "of yours was saved: look at the settings again, then repeat if still needed."

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from custody.config import settings
 from custody.domain import eligibility
+from custody.domain.eligibility import DETERMINATIONS, TEST_RESULTS
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from custody.domain.permissions import UseCase, allows
 from custody.extensions import db
@@ -28,8 +29,6 @@ from custody.services.core.transactions import write
 
 # 21 CFR 1271.85(a) and (b) for viable, leukocyte-rich cells, plus WNV (FDA donor guidance).
 # CMV is tested too, but a reactive CMV result does not by itself make a donor ineligible.
-TEST_RESULTS = ("non-reactive", "reactive", "indeterminate", "pending")
-DETERMINATIONS = ("eligible", "ineligible", "incomplete")
 _DONOR_CODE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
 

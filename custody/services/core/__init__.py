@@ -3,5 +3,5 @@
 One write as one attributed transaction (`transactions.write`), the audit trail's flush
 listener (`audit_trail`), accounts and sign-in (`accounts`), electronic signatures
 (`signatures`), issuing DINs (`identifiers`) and the facility's own settings as the services
-need them (`site`). Core imports no other service package.
+need them (`facility`). Core imports no other service package.
 """

@@ -29,7 +29,7 @@ from custody.models import (
     RecipientStatus,
     Thaw,
 )
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.demo.scenario import MIN, WARD_STATION, Unit, Walk
 
 THAW_MINUTES = 15

@@ -32,7 +32,7 @@ from custody.models import (
     StorageLocation,
 )
 from custody.services.bags.queries import lot_determinations
-from custody.services.core.site import establishment, product_name, site_zone
+from custody.services.core.facility import establishment, product_name, site_zone
 from custody.services.quality.disposition import signature_status
 from custody.services.quality.lot_quality import latest_decision
 

@@ -27,7 +27,7 @@ from custody.domain.release_rules import Criterion, criterion_words, number_word
 from custody.extensions import db
 from custody.models import Lot, QcResult, ReleaseDecision
 from custody.services.bags.queries import lot_determinations
-from custody.services.core.site import establishment, product_name, site_zone
+from custody.services.core.facility import establishment, product_name, site_zone
 from custody.services.quality.lot_quality import (
     criteria_of,
     current_results,

@@ -16,7 +16,7 @@ from typing import Any
 
 from custody.config import settings
 from custody.models import Bag, User
-from custody.services.core.site import product_name
+from custody.services.core.facility import product_name
 
 FHIR_JSON = "application/fhir+json"
 

@@ -38,7 +38,7 @@ from custody.models import Allocation, Bag, BedsideVerification, Infusion, Recip
 from custody.models.base import utcnow
 from custody.services.bags.lookup import bag_by_code
 from custody.services.clinic.recipients import recipient_by_subject_id
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.traceability import fhir
 
 DISPENSE = "BiologicallyDerivedProductDispense"

@@ -19,7 +19,7 @@ from custody.services.bags.lookup import bag_by_code, situation
 from custody.services.bags.queries import bag_summary, lot_determinations
 from custody.services.bags.shipping import DEFAULT_STORAGE_LIMIT_C
 from custody.services.bags.thawing import thaw_of
-from custody.services.core.site import establishment, product_name
+from custody.services.core.facility import establishment, product_name
 from custody.services.traceability import fhir
 
 # The states between QA's release and the infusion: a bag in one of them may reach a patient.

@@ -47,7 +47,7 @@ from custody.models import (
 from custody.models.base import utcnow
 from custody.services.bags.queries import lot_determinations
 from custody.services.clinic import dashboard
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.quality.alerts import list_alerts
 from custody.services.quality.disposition import NEEDS_STATEMENTS
 

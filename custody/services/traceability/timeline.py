@@ -39,7 +39,7 @@ from custody.domain.time_zones import local_time, zone_named
 from custody.models import Bag, User
 from custody.models.base import utcnow
 from custody.services.bags.lookup import bag_by_code
-from custody.services.core.site import establishment, product_name, site_zone
+from custody.services.core.facility import establishment, product_name, site_zone
 from custody.services.traceability.timeline_records import Records, load_records
 from custody.services.traceability.timeline_steps import steps_of
 

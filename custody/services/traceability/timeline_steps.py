@@ -17,7 +17,7 @@ from custody.domain.custody_timeline import ALERT, WARNING, Flag, Step, din_word
 from custody.domain.time_zones import local_time
 from custody.models import Allocation, CustodyEvent, User
 from custody.services.collection.donations import CELL_LAB
-from custody.services.core.site import site_zone
+from custody.services.core.facility import site_zone
 from custody.services.traceability.timeline_records import Records
 
 _RANK = {"collection": 0, "lab_receipt": 1, "manufacturing": 2, "custody": 3, "release": 4}

@@ -12,19 +12,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from custody.domain.errors import NotFound, ValidationFailed
+from custody.domain.trace_scopes import SCOPE_WORDS, SCOPES
 from custody.extensions import db
 from custody.models import Bag, BatchMaterial, BatchStep, Donation, Donor, Lot
 from custody.models.lots import lot_donations
 from custody.services.collection.donations import din_from
 
 # What a trace can start from, in the words the API and the recall form use.
-SCOPES = ("donor", "din", "lot", "reagent_lot")
-SCOPE_WORDS = {
-    "donor": "donor",
-    "din": "donation (DIN)",
-    "lot": "lot",
-    "reagent_lot": "reagent or vector lot",
-}
 
 
 def normalised(scope: str, value: str) -> str:

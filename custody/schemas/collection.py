@@ -4,10 +4,10 @@ from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from custody.domain.eligibility import DETERMINATIONS, TEST_RESULTS
 from custody.models import Eligibility, MaterialKind
 from custody.schemas.bags import BagDetailOut, BagOut, CustodyEventOut, Page
 from custody.schemas.common import text
-from custody.services.collection.donors import DETERMINATIONS, TEST_RESULTS
 
 MAX_SCAN = 500
 MAX_CELLS = 1e14
