@@ -18,7 +18,7 @@ from custody.extensions import db
 from custody.models import Lot, ReleaseDecision
 from custody.services.core import accounts
 from custody.services.quality.certificates import certificate_data
-from custody.services.quality.lot_quality import latest_decision
+from custody.services.quality.release_signature import latest_decision
 from tests.benchmarks import migrated_app, report
 from tests.factories import PASSWORD, Factories, LotFactory, QualityFactory
 

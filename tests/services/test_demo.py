@@ -52,15 +52,14 @@ from custody.services.demo import load_demo
 from custody.services.labelling.jobs import reconciliation
 from custody.services.labelling.templates import template_list
 from custody.services.quality.certificates import certificate_pdf
-from custody.services.quality.disposition import signature_status
 from custody.services.quality.lot_quality import (
     all_results,
     criteria_of,
     current_results,
-    latest_decision,
     readings_of,
 )
 from custody.services.quality.queries import review_queue
+from custody.services.quality.release_signature import latest_decision, signature_status
 from custody.services.quality.specifications import current_specification, specification_content
 from tests.labels.label_reading import decode, rasterise
 from tests.services.demo_database import loaded_demo, table_digest

@@ -13,7 +13,7 @@ from custody.domain.errors import (
 )
 from custody.extensions import db
 from custody.models import AuditEntry, Disposition, Lot, QualityAlert, Signature
-from custody.services.quality.disposition import signature_status
+from custody.services.quality.release_signature import signature_status
 from custody.services.quality.results import ResultRequest, correct_result, enter_result
 from tests.conftest import change_settings
 from tests.factories import PASSWORD

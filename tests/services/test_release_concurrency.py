@@ -18,12 +18,8 @@ from custody.domain.errors import Conflict, DomainError, IllegalTransition
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, ReleaseDecision
 from custody.services.audit.verify import verify_trail
-from custody.services.quality.disposition import (
-    DispositionRequest,
-    sign_disposition,
-    signature_status,
-)
-from custody.services.quality.lot_quality import latest_decision
+from custody.services.quality.disposition import DispositionRequest, sign_disposition
+from custody.services.quality.release_signature import latest_decision, signature_status
 from custody.services.quality.results import ResultRequest, correct_result, enter_result
 from tests.factories import PASSWORD
 from tests.races import race

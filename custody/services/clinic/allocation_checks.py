@@ -22,8 +22,8 @@ from custody.domain.scan_targets import ScanTarget
 from custody.extensions import db
 from custody.models import Allocation, Bag, DoseLevel, Lot, Recipient, User
 from custody.services.bags.lookup import situation
-from custody.services.quality.disposition import release_holds
 from custody.services.quality.lot_quality import criteria_of, current_results
+from custody.services.quality.release_signature import release_holds
 
 RESIDUAL_CD3 = "residual_cd3"
 

@@ -49,7 +49,7 @@ from custody.services.core.accounts import authenticate
 from custody.services.core.audit_trail import acting_as
 from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
-from custody.services.quality.disposition import release_holds
+from custody.services.quality.release_signature import release_holds
 
 MAX_STORED_SCAN = 200
 

@@ -38,7 +38,7 @@ from custody.services.bags.thawing import active_allocation, thaw_of
 from custody.services.clinic.bedside import check_bedside_role
 from custody.services.core.facility import site_zone
 from custody.services.core.transactions import write
-from custody.services.quality.disposition import release_holds
+from custody.services.quality.release_signature import release_holds
 
 # A pump's volume reading may exceed the bag's nominal volume by a little (line priming).
 VOLUME_TOLERANCE_ML = 0.5

@@ -50,13 +50,9 @@ from custody.services.quality.certificates import issue_certificate
 
 # The release service's own check and signed content: the demo's decisions must pass the one
 # and sign the other exactly as a QA person's would.
-from custody.services.quality.disposition import (
-    DispositionRequest,
-    check_request,
-    reopen_for_review,
-    signed_decision,
-)
+from custody.services.quality.disposition import DispositionRequest, check_request, signed_decision
 from custody.services.quality.lot_quality import criteria_of, current_results
+from custody.services.quality.release_signature import reopen_for_review
 from custody.services.quality.specifications import (
     APPROVAL_MEANING,
     STANDARD_RELEASE_TESTS,

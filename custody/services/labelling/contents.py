@@ -33,8 +33,7 @@ from custody.models import (
 )
 from custody.services.bags.queries import lot_determinations
 from custody.services.core.facility import establishment, product_name, site_zone
-from custody.services.quality.disposition import signature_status
-from custody.services.quality.lot_quality import latest_decision
+from custody.services.quality.release_signature import latest_decision, signature_status
 
 RELEASED = (Disposition.RELEASED, Disposition.CONDITIONALLY_RELEASED)
 # A label goes on a bag that is still in the facility's hands; these bags are past that.

@@ -28,12 +28,8 @@ from custody.extensions import db
 from custody.models import Lot, QcResult, ReleaseDecision
 from custody.services.bags.queries import lot_determinations
 from custody.services.core.facility import establishment, product_name, site_zone
-from custody.services.quality.lot_quality import (
-    criteria_of,
-    current_results,
-    latest_decision,
-    readings_of,
-)
+from custody.services.quality.lot_quality import criteria_of, current_results, readings_of
+from custody.services.quality.release_signature import latest_decision
 
 DISPOSITION_WORDS = {
     "released": "Released",

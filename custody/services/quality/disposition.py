@@ -1,17 +1,16 @@
 """QA's disposition of a lot, by electronic signature: release, conditional release, reject,
-return to quarantine; and the signature's validity afterwards.
+return to quarantine.
 
 The order is the system's to enforce (21 CFR 11.10(f),(g)): only QA signs; nothing is
 released with a required result missing or out of specification unless QA records an
 exceptional release at a physician's request; product of an ineligible or not fully evaluated
 donor is released only with its statements acknowledged; and whoever entered a result does not
-release the lot. The signature covers a hash of the lot's content; when that content changes
-later, `reopen_for_review` withdraws the signature and puts the lot back in quarantine.
+release the lot. The signature covers a hash of the lot's content (`release_signature`), which
+also says afterwards whether it still holds.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,6 @@ from custody.domain.release_rules import (
     RELEASING,
     DispositionAction,
     canonical_json,
-    content_hash,
     disposition_action,
     result_problems,
 )
@@ -36,13 +34,8 @@ from custody.services.bags.recall_status import active_recall_codes
 from custody.services.core.signatures import check_signer, reauthenticate, sign
 from custody.services.core.transactions import write
 from custody.services.quality.certificates import issue_certificate
-from custody.services.quality.lot_quality import (
-    criteria_of,
-    current_results,
-    latest_decision,
-    lot_content,
-    readings_of,
-)
+from custody.services.quality.lot_quality import criteria_of, current_results, readings_of
+from custody.services.quality.release_signature import signed_content
 
 # Donor determinations whose product is released only with its statements acknowledged.
 NEEDS_STATEMENTS = frozenset({"incomplete", "ineligible"})
@@ -232,74 +225,11 @@ def signed_decision(
         pending_tests=pending,
         decided_at=now,
     )
-    content = _content(lot, decision, results, user.username, rule.meaning, now)
+    content = signed_content(lot, decision, results, user.username, rule.meaning, now)
     decision.signed_content = canonical_json(content)
     decision.signature = sign(
         user, rule.meaning, "lot", lot.id, content, now, reason=decision.reason
     )
     db.session.add(decision)
     db.session.flush()
-    return decision
-
-
-def _content(lot, decision, results, signer: str, meaning: str, signed_at) -> dict:
-    return {
-        "record": "lot",
-        **lot_content(lot, results),
-        "disposition": decision.disposition,
-        "pending": decision.pending_tests,
-        "exceptional": [decision.physician, decision.physician_request, decision.justification]
-        if decision.exceptional
-        else None,
-        "reason": decision.reason,
-        "meaning": meaning,
-        "signer": signer,
-        "signed_at": signed_at.isoformat(),
-    }
-
-
-# --- after signing -----------------------------------------------------------------------------
-
-
-def release_holds(lot: Lot) -> tuple[bool, str]:
-    """Whether QA's latest signed decision on `lot` still holds, and if not, why: what lets a
-    bag go towards a patient is the signature, not the disposition the lot reads."""
-    decision = latest_decision(lot)
-    return signature_status(decision) if decision else (False, "no signed decision")
-
-
-def signature_status(decision: ReleaseDecision) -> tuple[bool, str]:
-    """Whether the signature still covers the lot as it is now, and if not, why.
-
-    Recomputes the content from the database: a change that bypassed the services (or one
-    they missed) shows here even if nobody withdrew the signature.
-    """
-    if decision.invalidated_at is not None:
-        return False, decision.invalidation_reason
-    signature = decision.signature
-    signed = json.loads(decision.signed_content)
-    if content_hash(signed) != signature.content_hash:
-        return False, "The signed record does not match its signature's hash."
-    lot = db.session.get(Lot, decision.lot_id)
-    # Results that arrived for tests named pending were not signed and do not count here.
-    signed_ids = {row[0] for row in signed["results"]}
-    pending = set(decision.pending_tests)
-    results = [r for r in current_results(lot) if r.id in signed_ids or r.test not in pending]
-    now = _content(lot, decision, results, signed["signer"], signature.meaning, signature.signed_at)
-    if content_hash(now) != signature.content_hash:
-        return False, "The lot's record changed after it was signed."
-    return True, ""
-
-
-def reopen_for_review(lot: Lot, why: str) -> ReleaseDecision | None:
-    """The lot's content changed after QA signed it: the signature no longer holds, and the lot
-    goes back to quarantine for re-review. Call inside the transaction that made the change."""
-    decision = latest_decision(lot)
-    if decision is None or decision.invalidated_at is not None:
-        return None
-    if decision.disposition == Disposition.QUARANTINE and lot.disposition is Disposition.QUARANTINE:
-        return None
-    decision.invalidated_at = utcnow()
-    decision.invalidation_reason = why
-    lot.disposition = Disposition.QUARANTINE
     return decision

@@ -1,7 +1,7 @@
-"""What a lot's quality record holds now: its criteria, its current results, its signed content.
+"""What a lot's quality record holds now: its criteria and its current results.
 
 Shared by the services that enter results and the one that signs the disposition, so that
-both read the record the same way and the content a signature covers is built in one place.
+both read the record the same way; what a signature covers is `release_signature`'s.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from custody.domain import eligibility
 from custody.domain.errors import IllegalTransition
 from custody.domain.release_rules import Criterion, Reading
 from custody.extensions import db
-from custody.models import Lot, QcResult, ReleaseDecision
-from custody.services.bags.queries import lot_determinations
+from custody.models import Lot, QcResult
 from custody.services.quality.specifications import criterion_of, current_specification
 
 
@@ -58,37 +56,3 @@ def all_results(lot: Lot) -> list[QcResult]:
 
 def readings_of(results: Iterable[QcResult]) -> dict[str, Reading]:
     return {r.test: Reading(r.test, r.value_numeric, r.value_text, r.within_spec) for r in results}
-
-
-def latest_decision(lot: Lot) -> ReleaseDecision | None:
-    return db.session.scalar(
-        select(ReleaseDecision)
-        .where(ReleaseDecision.lot_id == lot.id)
-        .order_by(ReleaseDecision.id.desc())
-        .limit(1)
-    )
-
-
-def lot_content(lot: Lot, results: Iterable[QcResult]) -> dict:
-    """The lot's record as a signature covers it: identity, donors, bags, batch deviations and
-    results. Investigation notes are left out on purpose: an investigation may go on after a
-    rejection without reopening the lot; they are audited like every other change."""
-    determination = lot_determinations({lot.id})[lot.id]
-    spec = lot.specification
-    return {
-        "lot": lot.lot_number,
-        "product": lot.product_description_code,
-        "specification": [spec.product_description_code, spec.version] if spec else None,
-        "dins": sorted(d.din for d in lot.donations),
-        "donor_eligibility": determination,
-        "warnings": eligibility.warnings_for(determination),
-        "bags": [
-            [b.code, b.volume_ml, b.viable_car_nk_cells, b.total_cells]
-            for b in sorted(lot.bags, key=lambda b: b.product_code)
-        ],
-        "deviations": [[s.sequence, s.step, s.deviation_reason] for s in lot.steps if s.deviation],
-        "results": [
-            [r.id, r.test, r.value_numeric, r.value_text, r.unit, r.within_spec]
-            for r in sorted(results, key=lambda r: r.id)
-        ],
-    }

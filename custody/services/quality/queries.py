@@ -19,14 +19,13 @@ from custody.services.audit.review import entries_of
 from custody.services.core.signatures import manifestation
 from custody.services.quality.alerts import list_alerts
 from custody.services.quality.certificates import result_words
-from custody.services.quality.disposition import signature_status
 from custody.services.quality.lot_quality import (
     all_results,
     criteria_of,
     current_results,
-    latest_decision,
     readings_of,
 )
+from custody.services.quality.release_signature import latest_decision, signature_status
 
 
 def lot_quality(lot_number: str) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from custody.models import Disposition, Lot, QcResult, User
 from custody.services.bags.lookup import locked_lot
 from custody.services.core.transactions import write
 from custody.services.quality.alerts import raise_alert
-from custody.services.quality.disposition import reopen_for_review
-from custody.services.quality.lot_quality import attach_specification, criteria_of, latest_decision
+from custody.services.quality.lot_quality import attach_specification, criteria_of
+from custody.services.quality.release_signature import latest_decision, reopen_for_review
 
 # QC analysts work as technicians here; QA may enter too (segregation is checked at release).
 MAX_TEXT = 64
