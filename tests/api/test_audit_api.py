@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from custody.extensions import db
 from tests.api.responses import error, ok
-from tests.services.test_audit_review import DIN_SCAN, write_story
-from tests.services.test_audit_trail import _drop_guards
+from tests.services.audit.test_review import DIN_SCAN, write_story
+from tests.services.core.test_audit_trail import _drop_guards
 
 
 @pytest.mark.parametrize("role", ["technician", "nurse"])

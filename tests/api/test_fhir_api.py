@@ -9,7 +9,13 @@ import pytest
 
 from custody.services.traceability import fhir
 from tests.api import responses
-from tests.services.test_fhir import infuse, infused_twice, prop, valid_bundle, valid_product
+from tests.services.traceability.test_fhir import (
+    infuse,
+    infused_twice,
+    prop,
+    valid_bundle,
+    valid_product,
+)
 
 API = "/api/v1/fhir"
 PRODUCT = f"{API}/BiologicallyDerivedProduct"

@@ -9,7 +9,7 @@ import pytest
 
 from custody.domain.isbt128 import check_character
 from tests.api.responses import error, ok
-from tests.services.lookback_world import (
+from tests.services.traceability.lookback_world import (
     T0,
     World,
     bag_rows,

@@ -9,7 +9,12 @@ import pytest
 
 from custody.services.clinic.recipients import site_today
 from tests.api.responses import error, ok
-from tests.services.test_overview import CLINIC_SITE, deviating_lot, dispatched, warm_trip
+from tests.services.traceability.test_overview import (
+    CLINIC_SITE,
+    deviating_lot,
+    dispatched,
+    warm_trip,
+)
 
 URL = "/api/v1/overview"
 

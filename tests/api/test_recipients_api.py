@@ -15,7 +15,7 @@ from custody.extensions import db
 from custody.models import AuditEntry, Recipient
 from custody.services.clinic.recipients import site_today
 from tests.api.responses import error, ok
-from tests.services.test_follow_up_samples import read_svg_barcode
+from tests.services.clinic.test_follow_up_samples import read_svg_barcode
 
 URL = "/api/v1/recipients"
 NEW = {

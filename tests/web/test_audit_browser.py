@@ -1,6 +1,6 @@
 """Audit review in a real browser: QA filters the trail and downloads it; an admin checks it.
 
-The trail is the story of `tests/services/test_audit_review.py` (known moments in January
+The trail is the story of `tests/services/audit/test_review.py` (known moments in January
 2026); what the browser shows and downloads is compared with the database.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from custody.extensions import db
 from custody.models import AuditEntry
-from tests.services.test_audit_review import write_story
+from tests.services.audit.test_review import write_story
 from tests.web.conftest import browser_sign_in, release_db
 
 

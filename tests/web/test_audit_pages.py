@@ -2,7 +2,7 @@
 admins' tamper check.
 
 The page needs no JavaScript, so the Flask test client reads what a person reads. The trail
-is the one `tests/services/test_audit_review.py` writes at known moments in January 2026.
+is the one `tests/services/audit/test_review.py` writes at known moments in January 2026.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from custody.extensions import db
 from custody.web import audit_pages
-from tests.services.test_audit_review import DIN_SCAN, Story, write_story
-from tests.services.test_audit_trail import _drop_guards
+from tests.services.audit.test_review import DIN_SCAN, Story, write_story
+from tests.services.core.test_audit_trail import _drop_guards
 from tests.web.test_bag_page import Marked, sign_in
 
 

@@ -20,8 +20,8 @@ from custody.services.quality.alerts import acknowledge_alert
 from custody.services.traceability.overview import overview
 from tests.conftest import IsolatedClient
 from tests.factories import PASSWORD
-from tests.services.demo_database import loaded_demo
-from tests.services.test_overview import (
+from tests.services.demo.demo_database import loaded_demo
+from tests.services.traceability.test_overview import (
     alerted_lot,
     deviating_lot,
     dispatched,

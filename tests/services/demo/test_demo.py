@@ -62,7 +62,7 @@ from custody.services.quality.queries import review_queue
 from custody.services.quality.release_signature import latest_decision, signature_status
 from custody.services.quality.specifications import current_specification, specification_content
 from tests.labels.label_reading import decode, rasterise
-from tests.services.demo_database import loaded_demo, table_digest
+from tests.services.demo.demo_database import loaded_demo, table_digest
 
 # Everything the demo writes except accounts (salted password hashes) and the audit trail.
 DEMO_TABLES = (

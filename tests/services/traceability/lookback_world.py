@@ -22,7 +22,7 @@ from custody.services.collection import donors
 from custody.services.core.audit_trail import acting_as
 from custody.services.manufacturing import batch_record
 from custody.services.manufacturing import divisions as div
-from tests.services.test_manufacturing import _lot, _received, _spec
+from tests.services.manufacturing.test_lots import _lot, _received, _spec
 
 # Infusions two weeks and one week ago: every time the services check is in the past.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)

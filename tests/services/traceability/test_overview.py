@@ -19,8 +19,8 @@ from custody.services.manufacturing import batch_record
 from custody.services.quality.alerts import acknowledge_alert
 from custody.services.quality.results import ResultRequest, enter_result
 from custody.services.traceability.overview import LAB_OUT_OF_STORAGE, overview
-from tests.services.test_recipients import infused
-from tests.services.test_storage import _statements as statements
+from tests.services.bags.test_storage import _statements as statements
+from tests.services.clinic.test_recipients import infused
 
 CLINIC_SITE = "Hope Clinic"
 

@@ -37,7 +37,7 @@ from custody.services.audit.verify import verify_trail
 from custody.services.bags.lookup import bag_from_scan
 from custody.services.demo import load_demo
 from custody.services.demo.scenario import DEMO_NOW
-from tests.services.demo_database import loaded_demo, table_digest
+from tests.services.demo.demo_database import loaded_demo, table_digest
 from tests.unit.test_bedside_checks import ORDER
 
 CLINIC_TABLES = (

@@ -10,7 +10,7 @@ from custody.domain.errors import ValidationFailed
 from custody.extensions import db
 from custody.services.clinic.dashboard import dashboard, recipient_calendar
 from custody.services.clinic.recipients import site_today
-from tests.services.test_recipients import infused
+from tests.services.clinic.test_recipients import infused
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Lookback both ways: from a donor, a DIN, a lot or a reagent lot forward to every bag and
 recipient reached, and from a recipient back to everything behind them (the world they read is
-described in tests/services/lookback_world.py)."""
+described in tests/services/traceability/lookback_world.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from custody.domain.errors import ValidationFailed
 from custody.domain.isbt128 import check_character
 from custody.extensions import db
 from custody.services.traceability.lookback import lookback
-from tests.services.lookback_world import (
+from tests.services.traceability.lookback_world import (
     ENDED,
     T0,
     World,

@@ -11,7 +11,12 @@ from custody.extensions import db
 from custody.models import AuditEntry, CustodyEvent, LabelPrint
 from custody.services.clinic.allocation import allocate, allocations_of, deallocate
 from custody.services.labelling.jobs import tie_tag
-from tests.services.test_allocation import bag_status, record_first_infusion, request, unchanged
+from tests.services.clinic.test_allocation import (
+    bag_status,
+    record_first_infusion,
+    request,
+    unchanged,
+)
 
 
 @pytest.fixture
