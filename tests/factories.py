@@ -10,6 +10,25 @@ from custody.services.core import accounts
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
 
+# The people the tests act as, one per role (the `tech`, `qa`, ... fixtures of the services'
+# and the API's conftest.py): fixture name -> (role, username, full name).
+CAST = {
+    "tech": ("technician", "tess", "Tess Tech"),
+    "analyst": ("technician", "ana", "Ana Lyst"),
+    "qa": ("qa", "quinn", "Quinn Assurance"),
+    "nurse": ("nurse", "nina", "Nina Second"),
+    "ann": ("nurse", "ann", "Ann First"),
+    "admin": ("admin", "ada", "Ada Morales"),
+}
+
+
+class Headers(dict):
+    """Authorization headers of one user; `.user` is the user they sign in as."""
+
+    def __init__(self, user, token: str) -> None:
+        super().__init__({"Authorization": f"Bearer {token}"})
+        self.user = user
+
 
 class Factories:
     def __init__(self, app) -> None:
@@ -21,13 +40,21 @@ class Factories:
             "system:test", username, name or f"Test {role.title()} {username}", role, PASSWORD
         )
 
+    def person(self, who: str):
+        """The user `who` names in CAST (e.g. "tech": Tess Tech, technician)."""
+        role, username, name = CAST[who]
+        return self.user(role, username=username, name=name)
+
     def token(self, user) -> str:
         return accounts.issue_token("system:test", user.username)
 
-    def auth(self, role: str = "technician", **kwargs) -> dict:
+    def headers(self, user) -> Headers:
+        """Authorization headers that sign in as `user`."""
+        return Headers(user, self.token(user))
+
+    def auth(self, role: str = "technician", **kwargs) -> Headers:
         """Authorization headers for a fresh user holding `role`."""
-        user = self.user(role, **kwargs)
-        return {"Authorization": f"Bearer {self.token(user)}"}
+        return self.headers(self.user(role, **kwargs))
 
 
 class LotFactory:
@@ -224,13 +251,13 @@ def _division(n: int) -> str:
     return first + ("0" if n < 26 else chr(ord("a") + n // 26 - 1))
 
 
-def approve_label_templates(make: Factories) -> object:
+def approve_label_templates(make: Factories, signer=None) -> object:
     """Every shipped label template approved by a QA signature, as a site does before printing.
 
-    Returns the QA user who signed."""
+    Returns the QA user who signed (`signer`, or a new QA user)."""
     from custody.services.labelling.templates import approve_template, library
 
-    qa = make.user("qa")
+    qa = signer or make.user("qa")
     for name, version in sorted(library().templates):
         approve_template(qa, name, version, qa.username, PASSWORD)
     return qa

@@ -15,11 +15,6 @@ from tests.races import race
 API = "/api/v1/allocations"
 
 
-@pytest.fixture
-def qa(make):
-    return make.auth("qa")
-
-
 def _allocate(client, headers, recipient, *bags, number=1, **extra):
     body = {"recipient": recipient.subject_id, "infusion_number": number, "bags": list(bags)}
     return client.post(API, json=body | extra, headers=headers)

@@ -14,13 +14,6 @@ from tests.factories import PASSWORD
 URL = "/api/v1/bedside/verifications"
 
 
-@pytest.fixture
-def ann(make):
-    """Ann's API headers; Nina (nurse) is the second verifier."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return {"Authorization": f"Bearer {make.token(make.user('nurse', username='ann'))}"}
-
-
 def _scans(client, headers, bag, recipient) -> dict:
     """What the scanners read: the wristband barcode and the bag label's Data Matrix."""
     scan = responses.ok(client.get(f"/api/v1/bags/{bag.code}", headers=headers), 200)["scan"]

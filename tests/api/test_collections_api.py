@@ -32,11 +32,6 @@ def _collection(**overrides) -> dict:
 
 
 @pytest.fixture
-def tech(make):
-    return make.auth("technician", name="Tess Tech")
-
-
-@pytest.fixture
 def donation(client, tech) -> dict:
     responses.ok(client.post("/api/v1/donors", json=DONOR, headers=tech), 201)
     return responses.ok(client.post("/api/v1/donations", json=_collection(), headers=tech), 201)

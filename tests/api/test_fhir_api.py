@@ -24,13 +24,6 @@ EVERY_ROLE = ("technician", "qa", "nurse", "admin")
 PATIENT_DATA = ("qa", "nurse", "admin")
 
 
-@pytest.fixture
-def ann(make):
-    """The first bedside verifier; Nina (nurse) is the second."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return make.user("nurse", username="ann", name="Ann First")
-
-
 def fhir_json(response, status: int = 200) -> dict:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/fhir+json"
@@ -81,7 +74,7 @@ def test_a_nul_in_the_bag_code_is_refused_as_unstorable(client, make):
 def test_the_dispense_search_answers_a_searchset_whose_links_resolve(
     client, make, clinic, ann, role
 ):
-    recipient, first, second = infused_twice(clinic, ann)
+    recipient, first, second = infused_twice(clinic, ann.user)
     headers = make.auth(role)
     bundle = fhir_json(client.get(f"{DISPENSE}?patient={recipient.subject_id}", headers=headers))
     valid_bundle(bundle)
@@ -116,7 +109,7 @@ def test_a_recipient_not_yet_infused_gets_an_empty_bundle(client, make, clinic):
 
 def test_a_technician_may_not_search_patient_data(client, make, clinic, ann):
     bag, recipient, _ = clinic.at_bedside()
-    infuse(ann, bag, recipient)
+    infuse(ann.user, bag, recipient)
     headers = make.auth("technician")
     refused = client.get(f"{DISPENSE}?patient={recipient.subject_id}", headers=headers)
     assert "technician" in responses.error(refused, 403, "forbidden")["message"]

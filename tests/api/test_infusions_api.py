@@ -11,13 +11,6 @@ from tests.factories import PASSWORD
 URL = "/api/v1/infusions"
 
 
-@pytest.fixture
-def ann(make):
-    """Ann's API headers; Nina (nurse) is the second verifier."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return {"Authorization": f"Bearer {make.token(make.user('nurse', username='ann'))}"}
-
-
 def _verified(client, headers, bag, recipient) -> str:
     body = {
         "recipient": wristband_data(recipient.hospital_record_number, recipient.birth_date),

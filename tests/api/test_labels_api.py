@@ -47,11 +47,6 @@ PRINT_JOBS = [
 
 
 @pytest.fixture
-def tech(make):
-    return make.auth("technician")
-
-
-@pytest.fixture
 def templates(app, tmp_path):
     """A copy of the shipped templates that the test may edit, read by the app."""
     folder = tmp_path / "labels"

@@ -28,11 +28,6 @@ def world(make, clinic) -> World:
     return build_world(make, clinic)
 
 
-@pytest.fixture
-def qa(make) -> dict:
-    return make.auth("qa")
-
-
 def get(client, headers, **params):
     return client.get(URL, query_string=params, headers=headers)
 

@@ -18,11 +18,6 @@ def _ago(**kw) -> str:
 
 
 @pytest.fixture
-def tech(make):
-    return make.auth("technician", name="Tess Tech")
-
-
-@pytest.fixture
 def collect(client, tech):
     """Record a collection from a new donor (received unless told); answers its DIN."""
 

@@ -19,11 +19,6 @@ API = "/api/v1/recalls"
 REASON = "Late positive sterility culture on the retained sample"
 
 
-@pytest.fixture
-def qa(make):
-    return make.auth("qa", username="quinn", name="Quinn Assurance")
-
-
 def _body(scope, value, **extra):
     return (
         {"scope": scope, "value": value, "reason": REASON, "username": "quinn"}
@@ -67,9 +62,8 @@ def test_a_signed_recall_answers_the_order_and_blocks_a_scan(client, qa, clinic,
     assert [r["code"] for r in listed] == [body["code"]]
 
 
-def test_the_bedside_api_stops_a_recalled_bag(client, qa, clinic, make):
+def test_the_bedside_api_stops_a_recalled_bag(client, qa, clinic, ann):
     bag, recipient, _ = clinic.at_bedside()
-    make.user("nurse", username="nina")
     recall = ok(client.post(API, json=_body("lot", bag.lot.lot_number), headers=qa), 201)
 
     answer = ok(
@@ -80,7 +74,7 @@ def test_the_bedside_api_stops_a_recalled_bag(client, qa, clinic, make):
                 "bag": bag_scan_data(bag.din, bag.product_code, bag.expires_at, site_zone()),
                 "second_verifier": {"username": "nina", "password": PASSWORD},
             },
-            headers=make.auth("nurse"),
+            headers=ann,
         ),
         201,
     )

@@ -44,9 +44,10 @@ def _identity_of(structures: list[dict]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def nurse(make, clinic):
+def nurse(nurse, clinic):
+    """Nina's headers, on a ward whose trial is set up (a recipient is registered into it)."""
     clinic.trial()
-    return make.auth("nurse")
+    return nurse
 
 
 @pytest.mark.parametrize(("role", "status"), [("nurse", 201), ("admin", 201)])

@@ -19,18 +19,6 @@ UNTOUCHED = {"status": "quarantine", "release": None}
 
 
 @pytest.fixture
-def qa(make) -> dict:
-    """Quinn Assurance, the QA person who signs."""
-    user = make.user("qa", username="quinn", name="Quinn Assurance")
-    return {"Authorization": f"Bearer {make.token(user)}"}
-
-
-@pytest.fixture
-def tech(make) -> dict:
-    return make.auth("technician", name="Tess Tech")
-
-
-@pytest.fixture
 def lot(quality, make_lot) -> str:
     """A quarantined lot with two bags, judged by the approved standard specification."""
     quality.specification()

@@ -16,11 +16,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def tech(make):
-    return make.auth("technician")
-
-
 def _create(client, headers, **body):
     body = {"destination_site": "University Hospital", "courier": "Cryo Couriers", **body}
     response = client.post("/api/v1/shipments", json=body, headers=headers)

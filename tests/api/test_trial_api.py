@@ -29,11 +29,6 @@ def _audits() -> int:
 
 
 @pytest.fixture
-def admin(make):
-    return make.auth("admin")
-
-
-@pytest.fixture
 def configured(client, admin):
     ok(client.post(URL, json=SETUP, headers=admin), 200)
     ok(client.post(f"{URL}/dose-levels", json=LEVEL, headers=admin), 201)

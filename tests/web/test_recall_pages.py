@@ -23,7 +23,8 @@ from tests.web.test_bag_page import Marked, sign_in
 
 @pytest.fixture
 def quinn(make):
-    return make.user("qa", username="quinn", name="Quinn Assurance")
+    """Quinn Assurance, QA (the services' and the API's `qa`)."""
+    return make.person("qa")
 
 
 def _reach(clinic):

@@ -33,11 +33,6 @@ CSV = (
 
 
 @pytest.fixture
-def tech(make):
-    return make.user("technician", name="Tess Okafor")
-
-
-@pytest.fixture
 def packed(tech, make_lot):
     """A shipment holding two bags of a released lot, still in the lab."""
     lot = make_lot(disposition="released", status="released", bags=2)
@@ -104,7 +99,7 @@ def test_dispatch_hands_every_bag_to_the_courier(tech, packed):
     assert sorted(e.bag.code for e in events) == sorted(b.code for b in lot.bags)
     for event in events:
         assert (event.from_status, event.to_status) == ("shipped", "shipped")
-        assert event.from_party == "Cell Lab: Tess Okafor"
+        assert event.from_party == "Cell Lab: Tess Tech"
         assert event.to_party == "Cryo Couriers (Sam Rivera)"
         assert event.shipment_id == shipment.id and event.temperature_c == -190
 

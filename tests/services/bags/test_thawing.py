@@ -25,11 +25,6 @@ def _thaw(bag) -> Thaw | None:
 
 
 @pytest.fixture
-def nurse(make):
-    return make.user("nurse", username="nora", name="Nora Thaw")
-
-
-@pytest.fixture
 def received(clinic):
     """A bag allocated to its recipient and received at their site, not yet thawed."""
     bag, _, allocation = clinic.at_bedside(thawed=False)
@@ -74,7 +69,7 @@ def test_countdown_counts_down_and_never_goes_negative(nurse, received):
     thaw = _thaw(bag)
     ten_minutes_in = thaw_status(bag.code, now=thaw.ended_at + timedelta(minutes=10))
     assert ten_minutes_in["seconds_left"] == 50 * 60 and ten_minutes_in["expired"] is False
-    assert ten_minutes_in["started_by"] == ten_minutes_in["ended_by"] == "Nora Thaw"
+    assert ten_minutes_in["started_by"] == ten_minutes_in["ended_by"] == "Nina Second"
     assert ten_minutes_in["use_by"] == thaw.use_by and ten_minutes_in["window_minutes"] == 60
     late = thaw_status(bag.code, now=thaw.use_by + timedelta(minutes=5))
     assert late["seconds_left"] == 0 and late["expired"] is True
@@ -101,7 +96,7 @@ def test_a_second_thaw_start_is_refused_saying_when_and_by_whom(make, nurse, rec
     bag, _ = received
     _scan(nurse, "thaw_start", bag)
     other = make.user("nurse")
-    with pytest.raises(IllegalTransition, match=r"already started at .* by Nora Thaw"):
+    with pytest.raises(IllegalTransition, match=r"already started at .* by Nina Second"):
         _scan(other, "thaw_start", bag)
     events = db.session.scalars(
         db.select(CustodyEvent.action).where(CustodyEvent.bag_id == bag.id)

@@ -21,11 +21,6 @@ from custody.services.core.audit_trail import acting_as
 from custody.services.quality.results import ResultRequest, correct_result
 
 
-@pytest.fixture
-def qa(make):
-    return make.user("qa", username="quinn", name="Quinn Adler")
-
-
 def request(recipient, *bags, number=1, reason=""):
     return AllocationRequest(recipient.subject_id, number, [b.code for b in bags], reason)
 

@@ -21,10 +21,9 @@ ROUNDS = 3
 
 
 @pytest.fixture
-def people(make):
-    make.user("qa", username="quinn", name="Quinn Adler")
-    make.user("admin", username="ada", name="Ada Morales")
-    return {"quinn": "Quinn Adler", "ada": "Ada Morales"}
+def people(qa, admin) -> dict[str, str]:
+    """Quinn (`qa`) and Ada (`admin`), who both allocate: username -> the name shown."""
+    return {user.username: user.full_name for user in (qa, admin)}
 
 
 def _allocating(username: str, subject_id: str, *codes: str):

@@ -23,13 +23,6 @@ from tests.factories import PASSWORD
 NINA = {"username": "nina", "password": PASSWORD}
 
 
-@pytest.fixture
-def ann(make):
-    """The first verifier; Nina (nurse) is the second."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return make.user("nurse", username="ann", name="Ann First")
-
-
 def _verify(user, bag, recipient, second=NINA, **kw):
     request = VerificationRequest(
         recipient=wristband_data(recipient.hospital_record_number, recipient.birth_date),
@@ -296,9 +289,8 @@ def _released_bag_of_incomplete_donor(clinic, quality, make_lot):
 
 
 @pytest.mark.parametrize("role", ["admin", "technician", "qa"])
-def test_only_a_nurse_verifies_at_the_bedside(clinic, make, role):
+def test_only_a_nurse_verifies_at_the_bedside(clinic, make, nurse, role):
     bag, recipient, _ = clinic.at_bedside()
-    make.user("nurse", username="nina", name="Nina Second")
     with pytest.raises(Forbidden, match="Only a nurse"):
         _verify(make.user(role), bag, recipient)
     assert db.session.scalar(db.select(db.func.count(BedsideVerification.id))) == 0

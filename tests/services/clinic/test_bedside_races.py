@@ -25,9 +25,9 @@ ROUNDS = 3
 
 
 @pytest.fixture
-def nurses(make):
-    """Two pairs: Ann with Nina, Bob with Beth."""
-    for username, name in (("ann", "Ann"), ("nina", "Nina"), ("bob", "Bob"), ("beth", "Beth")):
+def nurses(make, ann):
+    """Two pairs: Ann with Nina (`ann`, `nurse`), Bob with Beth."""
+    for username, name in (("bob", "Bob"), ("beth", "Beth")):
         make.user("nurse", username=username, name=f"{name} Nurse")
 
 

@@ -20,11 +20,6 @@ from tests.services.clinic.test_allocation import (
 
 
 @pytest.fixture
-def qa(make):
-    return make.user("qa", username="quinn", name="Quinn Adler")
-
-
-@pytest.fixture
 def nothing_written():
     """Use as `with nothing_written(): ...` around a refused call."""
     return unchanged

@@ -46,16 +46,6 @@ def _recipient(recipient) -> Recipient:
 
 
 @pytest.fixture
-def nurse(make):
-    return make.user("nurse", username="nina")
-
-
-@pytest.fixture
-def tech(make):
-    return make.user("technician", username="tom")
-
-
-@pytest.fixture
 def transplanted(clinic, nurse):
     """A recipient in follow-up, transplanted 30 days ago: (recipient, sample code)."""
     today = recipients.site_today()
@@ -104,7 +94,7 @@ def test_collected_sent_received_then_the_recipient_is_off_study(nurse, tech, tr
     assert [(e.actor, e.reason) for e in entries] == [
         ("nina", "follow-up sample collected"),
         ("nina", "follow-up sample sent to the lab"),
-        ("tom", "follow-up sample received: intact, cold"),
+        ("tess", "follow-up sample received: intact, cold"),
     ]
     assert json.loads(entries[0].changes)["collected_by_id"] == [None, nurse.id]
     after = _recipient(recipient)
@@ -112,7 +102,7 @@ def test_collected_sent_received_then_the_recipient_is_off_study(nurse, tech, tr
     assert after.status_reason == "Left the study after the post-transplant sample (protocol)"
     entry = _audit("recipients")[-1]
     assert json.loads(entry.changes)["status"] == ["follow_up", "off_study"]
-    assert entry.actor == "tom"
+    assert entry.actor == "tess"
     assert samples.sample_fields(samples.sample_by_code(code))["stage"] == "received"
 
 

@@ -27,13 +27,6 @@ from tests.conftest import change_settings
 from tests.factories import PASSWORD
 
 
-@pytest.fixture
-def ann(make):
-    """The first verifier; Nina (nurse) is the second."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return make.user("nurse", username="ann", name="Ann First")
-
-
 def _verified(user, bag, recipient, **kw):
     request = VerificationRequest(
         recipient=wristband_data(recipient.hospital_record_number, recipient.birth_date),

@@ -84,14 +84,10 @@ def infused(clinic, recipient, number: int, days_ago: int):
 
 
 @pytest.fixture
-def nurse(make, clinic):
+def nurse(nurse, clinic):
+    """Nina, on a ward whose trial is set up (a recipient is registered into it)."""
     clinic.trial()
-    return make.user("nurse", username="nina")
-
-
-@pytest.fixture
-def admin(make):
-    return make.user("admin", username="ada")
+    return nurse
 
 
 # --- registration ---------------------------------------------------------------------------

@@ -42,11 +42,6 @@ def _levels() -> dict[str, str]:
 
 
 @pytest.fixture
-def admin(make):
-    return make.user("admin", username="ada")
-
-
-@pytest.fixture
 def trial(clinic):
     """The trial with DL1 (closed), DL2, DL3 (flat) and DL4 (per kg), open."""
     return clinic.trial()

@@ -30,19 +30,16 @@ from custody.services.quality.results import (
     enter_result,
     record_investigation,
 )
+from tests.factories import approve_label_templates
 from tests.races import race
 
 ROUNDS = 3
 
 
 @pytest.fixture
-def tech(make):
-    return make.user("technician", username="tess")
-
-
-@pytest.fixture
-def qa(approved_labels):
-    return approved_labels
+def qa(qa, make):
+    """Quinn, who has approved the shipped label templates (no label prints before)."""
+    return approve_label_templates(make, signer=qa)
 
 
 def labels_of(bag: Bag) -> list[LabelPrint]:

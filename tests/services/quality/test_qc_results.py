@@ -25,11 +25,6 @@ def lot(quality, make_lot):
     return make_lot()
 
 
-@pytest.fixture
-def analyst(make):
-    return make.user("technician", name="Ana Lyst")
-
-
 def _test(lot, test: str) -> dict:
     db.session.expire_all()
     return next(t for t in lot_quality(lot.lot_number)["tests"] if t["test"] == test)

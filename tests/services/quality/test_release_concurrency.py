@@ -32,10 +32,10 @@ CORRECTION_DELAYS = (0.0, 0.15)
 
 
 @pytest.fixture
-def people(make):
-    make.user("qa", username="quinn", name="Quinn Assurance")
+def people(make, qa, tech):
+    """Quinn (`qa`) and Quill, QA reviewers; Tess (`tech`), who enters and corrects results."""
     make.user("qa", username="quill", name="Quill Reviewer")
-    return make.user("technician", username="tess", name="Tess Tech")
+    return tech
 
 
 @pytest.fixture

@@ -35,16 +35,6 @@ STANDARD = specs.STANDARD_RELEASE_TESTS
 _donors = iter(range(1, 10_000))
 
 
-@pytest.fixture
-def qa(make):
-    return make.user("qa", name="Quinn Assurance")
-
-
-@pytest.fixture
-def tech(make):
-    return make.user("technician")
-
-
 def _draft(user, product: str = "D0001", tests=STANDARD) -> QcSpecification:
     return specs.create_specification(user, specs.SpecificationRequest(product, tests))
 
@@ -288,9 +278,8 @@ def test_a_lot_recorded_without_a_specification_takes_the_one_approved_at_its_fi
 # --- two QA people at once ---------------------------------------------------------------------
 
 
-def test_two_drafts_written_at_once_take_distinct_versions_or_one_is_told(app, make):
-    make.user("qa", username="quinn")
-    make.user("qa", username="quill")
+def test_two_drafts_written_at_once_take_distinct_versions_or_one_is_told(app, make, qa):
+    make.user("qa", username="quill")  # and Quinn (`qa`)
     outcomes = race(
         app,
         ("quinn", lambda user: _draft(user).version),
@@ -302,9 +291,8 @@ def test_two_drafts_written_at_once_take_distinct_versions_or_one_is_told(app, m
     assert sorted(versions) == list(range(1, len(versions) + 1))
 
 
-def test_two_versions_approved_at_once_leave_exactly_one_approved(app, make):
-    make.user("qa", username="quinn")
-    make.user("qa", username="quill")
+def test_two_versions_approved_at_once_leave_exactly_one_approved(app, make, qa):
+    make.user("qa", username="quill")  # and Quinn (`qa`)
     for _ in range(3):
         first, second = _draft_by("quinn"), _draft_by("quill")
         outcomes = race(

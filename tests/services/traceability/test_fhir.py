@@ -253,13 +253,6 @@ def test_an_unknown_bag_is_not_found(app, code):
 # --- the dispenses ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ann(make):
-    """The first bedside verifier; Nina (nurse) is the second."""
-    make.user("nurse", username="nina", name="Nina Second")
-    return make.user("nurse", username="ann", name="Ann First")
-
-
 def infuse(nurse, bag, recipient) -> dict:
     """Two nurses verify at the bedside, then the infusion starts (as the ward records it)."""
     request = VerificationRequest(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from custody.extensions import db
 from custody.models import Lot
 from custody.models.base import utcnow
@@ -23,11 +21,6 @@ from tests.services.bags.test_storage import _statements as statements
 from tests.services.clinic.test_recipients import infused
 
 CLINIC_SITE = "Hope Clinic"
-
-
-@pytest.fixture
-def tech(make):
-    return make.user("technician", name="Tess Okafor")
 
 
 # --- building blocks (also used by the page and API tests) ----------------------------------

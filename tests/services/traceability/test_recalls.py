@@ -42,17 +42,6 @@ from tests.factories import PASSWORD
 from tests.races import race
 
 
-@pytest.fixture
-def nurses(make):
-    make.user("nurse", username="nina", name="Nina Second")
-    return make.user("nurse", username="ann", name="Ann First")
-
-
-@pytest.fixture
-def qa(make):
-    return make.user("qa", username="quinn", name="Quinn Assurance")
-
-
 def _signed(reason="Donor HIV NAT positive on look-back", user="quinn", password=PASSWORD):
     return SignedRequest(reason, user, password)
 
@@ -77,7 +66,7 @@ def _fresh(bag) -> Bag:
     return db.session.get(Bag, bag.id)
 
 
-def _infused_and_waiting(clinic, nurses):
+def _infused_and_waiting(clinic, ann):
     """A released lot of four bags: one infused into A, one allocated to B, two on the shelf."""
     lot_bags = clinic.released_bags(4)
     a, b = clinic.recipient(), clinic.recipient()
@@ -85,13 +74,13 @@ def _infused_and_waiting(clinic, nurses):
     allocation = clinic.allocate(infused, a)
     clinic.receive(infused, a.site)
     clinic.thaw(infused, allocation)
-    start_infusion(nurses, _verify(nurses, infused, a).uid)
+    start_infusion(ann, _verify(ann, infused, a).uid)
     clinic.allocate(allocated, b)
     return lot_bags, a, b
 
 
-def test_a_lot_recall_blocks_every_bag_not_infused_and_lists_who_was_infused(clinic, nurses, qa):
-    bags, a, b = _infused_and_waiting(clinic, nurses)
+def test_a_lot_recall_blocks_every_bag_not_infused_and_lists_who_was_infused(clinic, ann, qa):
+    bags, a, b = _infused_and_waiting(clinic, ann)
     lot_number = _fresh(bags[0]).lot.lot_number
 
     recall = _recall(qa, "lot", lot_number.lower())
@@ -107,8 +96,8 @@ def test_a_lot_recall_blocks_every_bag_not_infused_and_lists_who_was_infused(cli
         assert situation(_fresh(bag)).recall == recall["code"]
 
 
-def test_a_recalled_bag_cannot_be_allocated_packed_or_thawed(clinic, nurses, qa):
-    bags, _, _ = _infused_and_waiting(clinic, nurses)
+def test_a_recalled_bag_cannot_be_allocated_packed_or_thawed(clinic, ann, qa):
+    bags, _, _ = _infused_and_waiting(clinic, ann)
     code = _recall(qa, "lot", _fresh(bags[0]).lot.lot_number)["code"]
 
     shelf = situation(_fresh(bags[2]))
@@ -121,11 +110,11 @@ def test_a_recalled_bag_cannot_be_allocated_packed_or_thawed(clinic, nurses, qa)
     assert {"reject", "discard"} <= set(bag_lifecycle.allowed_actions(shelf))
 
 
-def test_the_bedside_stops_a_recalled_bag_and_says_why(clinic, nurses, qa):
+def test_the_bedside_stops_a_recalled_bag_and_says_why(clinic, ann, qa):
     bag, recipient, _ = clinic.at_bedside()
     code = _recall(qa, "lot", _fresh(bag).lot.lot_number)["code"]
 
-    result = _verify(nurses, bag, recipient)
+    result = _verify(ann, bag, recipient)
 
     assert result.passed is False and result.outcome == "stopped"
     check = next(c for c in result.checks if c["check"] == "not_recalled")
@@ -133,21 +122,21 @@ def test_the_bedside_stops_a_recalled_bag_and_says_why(clinic, nurses, qa):
     assert _fresh(bag).status.value == "thawed"
 
 
-def test_a_recall_after_the_verification_still_stops_the_infusion(clinic, nurses, qa):
+def test_a_recall_after_the_verification_still_stops_the_infusion(clinic, ann, qa):
     bag, recipient, _ = clinic.at_bedside()
-    verification = _verify(nurses, bag, recipient)
+    verification = _verify(ann, bag, recipient)
     assert verification.passed
     code = _recall(qa, "lot", _fresh(bag).lot.lot_number)["code"]
 
     with pytest.raises(IllegalTransition) as refused:
-        start_infusion(nurses, verification.uid)
+        start_infusion(ann, verification.uid)
 
     assert code in refused.value.message
     assert _fresh(bag).status.value == "verified"
 
 
-def test_a_recall_raises_a_follow_up_alert_is_signed_and_audited(clinic, nurses, qa):
-    bags, a, _ = _infused_and_waiting(clinic, nurses)
+def test_a_recall_raises_a_follow_up_alert_is_signed_and_audited(clinic, ann, qa):
+    bags, a, _ = _infused_and_waiting(clinic, ann)
     recall = _recall(qa, "lot", _fresh(bags[0]).lot.lot_number)
 
     row = db.session.scalar(db.select(Recall).where(Recall.code == recall["code"]))
@@ -215,8 +204,8 @@ def test_a_reagent_lot_recall_reaches_every_lot_it_went_into(make_lot, make, qa)
     assert situation(untouched.bags[0]).recall == ""
 
 
-def test_a_preview_shows_the_reach_and_writes_nothing(clinic, nurses):
-    bags, a, _ = _infused_and_waiting(clinic, nurses)
+def test_a_preview_shows_the_reach_and_writes_nothing(clinic, ann):
+    bags, a, _ = _infused_and_waiting(clinic, ann)
 
     seen = preview("lot", _fresh(bags[0]).lot.lot_number)
 
@@ -291,12 +280,11 @@ def test_a_donor_without_lots_has_nothing_to_recall(make, qa):
     assert "nothing to recall" in refused.value.message and _recall_count() == 0
 
 
-def test_only_qa_signs_a_recall_with_their_own_password(make_lot, make, qa):
+def test_only_qa_signs_a_recall_with_their_own_password(make_lot, qa, tech):
     lot = make_lot()
-    technician = make.user("technician", username="tess")
 
     with pytest.raises(SignatureRefused):
-        _recall(technician, "lot", lot.lot_number, user="tess")
+        _recall(tech, "lot", lot.lot_number, user="tess")
     with pytest.raises(SignatureRefused) as wrong:
         _recall(qa, "lot", lot.lot_number, password="not-the-password")
     with pytest.raises(ValidationFailed):
