@@ -26,6 +26,7 @@ from tests.factories import (
     Factories,
     LotFactory,
     QualityFactory,
+    RecipientFactory,
     approve_label_templates,
 )
 
@@ -184,3 +185,10 @@ def make_lot(app) -> LotFactory:
 def clinic(app, make, quality, make_lot) -> ClinicFactory:
     """The trial, recipients, allocations, receipt at the site and thaws, as test setup."""
     return ClinicFactory(app, make, quality, make_lot)
+
+
+@pytest.fixture
+def make_recipient(clinic) -> RecipientFactory:
+    """Recipients of the trial (DL2, lymphodepletion unless told), as test setup; the same
+    factory as `clinic.recipient`, on the same trial."""
+    return clinic.recipient

@@ -263,6 +263,60 @@ def approve_label_templates(make: Factories, signer=None) -> object:
     return qa
 
 
+SITE = "University Hospital"
+
+
+class RecipientFactory:
+    """Recipients of the trial, written directly as test setup (as ClinicFactory writes).
+
+    By default a phase 1 recipient of 70 kg at DL2, in lymphodepletion (ready for infusion 1),
+    at the University Hospital, with a subject ID, record number, name and birth date of their
+    own. Any other column is a keyword (day0=..., second_infusion_ordered=True, ...);
+    `dose_level=None` makes one without a dose level. The recipient service is what the
+    recipient tests drive; it does not build the other tests' recipients.
+    """
+
+    def __init__(self, app, dose_level) -> None:
+        self.app = app
+        self._dose_level = dose_level  # a code -> the trial's DoseLevel (the trial made if missing)
+
+    def __call__(
+        self,
+        dose_level: str | None = "DL2",
+        status: str = "lymphodepletion",
+        weight_kg: float = 70.0,
+        birth_date=None,
+        site: str | None = None,
+        **fields,
+    ):
+        from datetime import date
+
+        from custody.extensions import db
+        from custody.models import Recipient
+        from custody.services.clinic.recipients import site_today
+        from custody.services.core.audit_trail import acting_as
+
+        number = next(_numbers)
+        level_id = self._dose_level(dose_level).id if dose_level else None
+        with acting_as("system:test", reason="test setup"):
+            recipient = Recipient(
+                subject_id=fields.pop("subject_id", f"CAR33-T-{number:03d}"),
+                hospital_record_number=fields.pop("hospital_record_number", f"MRN{number:07d}"),
+                name=fields.pop("name", f"Test Recipient {number}"),
+                birth_date=birth_date or date(1960 + number % 30, 1 + number % 12, 1 + number % 28),
+                weight_kg=weight_kg,
+                weight_measured_on=fields.pop("weight_measured_on", site_today()),
+                site=site or SITE,
+                phase=fields.pop("phase", 1),
+                dose_level_id=level_id,
+                status=status,
+                **fields,
+            )
+            db.session.add(recipient)
+            db.session.commit()
+        return recipient
+
+
 class ClinicFactory:
     """The trial, recipients, and bags brought to the bedside, written directly as test setup.
 
@@ -271,7 +325,7 @@ class ClinicFactory:
     thaw is a row; each test then drives the service it is about.
     """
 
-    SITE = "University Hospital"
+    SITE = SITE
 
     def __init__(self, app, make: Factories, quality: QualityFactory, make_lot) -> None:
         self.app = app
@@ -279,6 +333,8 @@ class ClinicFactory:
         self.quality = quality
         self.make_lot = make_lot
         self._trial = None
+        # clinic.recipient(...): recipients on this trial (also the `make_recipient` fixture).
+        self.recipient = RecipientFactory(app, self.dose_level)
 
     def trial(self, post_thaw_minutes: int = 60):
         """The one trial, with flat DL1-DL3 (6e8, 1.2e9, 1.8e9) and per-kg DL4 (1.5e7/kg)."""
@@ -311,41 +367,6 @@ class ClinicFactory:
 
     def dose_level(self, code: str):
         return next(level for level in self.trial().dose_levels if level.code == code)
-
-    def recipient(
-        self,
-        dose_level: str = "DL2",
-        status: str = "lymphodepletion",
-        weight_kg: float = 70.0,
-        birth_date=None,
-        site: str | None = None,
-        **fields,
-    ):
-        from datetime import date
-
-        from custody.extensions import db
-        from custody.models import Recipient
-        from custody.services.clinic.recipients import site_today
-        from custody.services.core.audit_trail import acting_as
-
-        number = next(_numbers)
-        with acting_as("system:test", reason="test setup"):
-            recipient = Recipient(
-                subject_id=fields.pop("subject_id", f"CAR33-T-{number:03d}"),
-                hospital_record_number=fields.pop("hospital_record_number", f"MRN{number:07d}"),
-                name=fields.pop("name", f"Test Recipient {number}"),
-                birth_date=birth_date or date(1960 + number % 30, 1 + number % 12, 1 + number % 28),
-                weight_kg=weight_kg,
-                weight_measured_on=fields.pop("weight_measured_on", site_today()),
-                site=site or self.SITE,
-                phase=fields.pop("phase", 1),
-                dose_level_id=self.dose_level(dose_level).id,
-                status=status,
-                **fields,
-            )
-            db.session.add(recipient)
-            db.session.commit()
-        return recipient
 
     def released_bags(self, count: int = 2, **lot_fields):
         """Bags of a lot released through QA's signature (1.2e9 viable CAR+ NK cells, 20 mL)."""

@@ -16,7 +16,7 @@ from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import SignatureRefused
 from custody.domain.isbt128 import encode_din, encode_product_code, type3_flags
 from custody.extensions import db
-from custody.models import Allocation, Recipient
+from custody.models import Allocation
 from custody.services.core.audit_trail import acting_as
 from custody.services.labelling.templates import approve_template
 from tests.api import responses
@@ -208,23 +208,20 @@ def test_print_jobs_need_a_printing_role_and_a_known_subject(client, make, subje
 
 
 def test_a_tie_tag_needs_an_allocation_and_names_the_recipient(
-    client, make, make_lot, tech, approved_labels, quality
+    client, make, make_lot, make_recipient, tech, approved_labels, quality
 ):
     bag = quality.released_lot(make_lot, bags=1).bags[0]
     url = f"{API}/bags/{bag.code}/tie-tag.pdf"
     refused = responses.error(client.get(url, headers=tech), 409, "label_cannot_print")
     assert "not allocated" in refused["message"]
+    recipient = make_recipient(
+        subject_id="CARNK-101-007",
+        hospital_record_number="H-55821",
+        name="Ada Lovelace",
+        birth_date=date(1961, 3, 14),
+        weight_kg=64.0,
+    )
     with acting_as("system:test", reason="test setup"):
-        recipient = Recipient(
-            subject_id="CARNK-101-007",
-            hospital_record_number="H-55821",
-            name="Ada Lovelace",
-            birth_date=date(1961, 3, 14),
-            weight_kg=64.0,
-            weight_measured_on=date(2026, 11, 1),
-            site="University Hospital",
-            phase=1,
-        )
         allocator = make.user("qa")
         db.session.add(
             Allocation(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from custody.extensions import db
-from custody.models import Allocation, Disposition, Lot, Recipient
+from custody.models import Allocation, Disposition, Lot
 from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
 from custody.services.manufacturing.batch_record import StepRequest, record_step
@@ -217,25 +217,14 @@ def test_qa_acknowledges_a_quality_alert_from_the_queue(page, live_server, alert
 
 
 @pytest.fixture
-def alerted_lot(quality, make, make_lot) -> tuple[str, str]:
+def alerted_lot(quality, make, make_lot, make_recipient) -> tuple[str, str]:
     """A conditionally released lot, one bag allocated, whose sterility came back positive."""
     quality.specification()
     lot = make_lot()
     quality.results(lot.lot_number, skip=("sterility",))
     qa = make.user("qa")
+    recipient = make_recipient(subject_id="SUBJ-017")
     with acting_as("system:test", reason="test setup"):
-        recipient = Recipient(
-            subject_id="SUBJ-017",
-            hospital_record_number="H-017",
-            name="Test Recipient",
-            birth_date=date(1970, 1, 1),
-            weight_kg=70.0,
-            weight_measured_on=date(2026, 1, 1),
-            site="University Hospital",
-            phase=1,
-        )
-        db.session.add(recipient)
-        db.session.flush()
         db.session.add(
             Allocation(
                 bag_id=lot.bags[0].id,
