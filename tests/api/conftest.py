@@ -40,3 +40,10 @@ def ann(make, nurse) -> Headers:
 def admin(make) -> Headers:
     """Ada Morales, administrator."""
     return make.headers(make.person("admin"))
+
+
+@pytest.fixture
+def lot(quality, make_lot) -> str:
+    """A quarantined lot with two bags, judged by the approved standard specification."""
+    quality.specification()
+    return make_lot().lot_number

@@ -19,7 +19,7 @@ from custody.documents.custody_report import ReportContext, render_custody_repor
 from custody.domain.custody_timeline import Flag, IdentityLink, Step, Timeline
 from custody.domain.isbt128 import check_character, eye_readable_din
 from tests.api.responses import error
-from tests.services.traceability.test_custody_timeline import DEVIATION, PEAK_C, infused_journey
+from tests.services.traceability.custody_journey import DEVIATION, PEAK_C, infused_journey
 
 DIN = "W999926000042"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

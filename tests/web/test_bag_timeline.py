@@ -14,7 +14,7 @@ from custody.models.base import utcnow
 from custody.services.bags.scans import ScanRequest, scan
 from custody.services.manufacturing import divisions as div
 from tests.labels.label_reading import normalise, page_texts
-from tests.services.traceability.test_custody_timeline import (
+from tests.services.traceability.custody_journey import (
     DEVIATION,
     EXPECTED_ACTIONS,
     FACILITY,

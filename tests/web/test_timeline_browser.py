@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.labels.label_reading import normalise, page_texts
-from tests.services.traceability.test_custody_timeline import EXPECTED_ACTIONS, infused_journey
+from tests.services.traceability.custody_journey import EXPECTED_ACTIONS, infused_journey
 from tests.web.conftest import browser_sign_in, release_db
 
 ALERT_RED = "rgb(176, 0, 32)"  # --alert in timeline.css
