@@ -636,3 +636,19 @@ def test_what_completes_at_the_bedside_is_worded_for_the_nurse():
 def test_the_second_verifier_is_told_exactly_what_is_missing(second, message):
     check = _check(evaluate(_facts(second_verifier=second)), "second_verifier")
     assert (check.passed, check.message) == (False, message)
+
+
+def test_a_second_infusion_passes_the_study_check_from_follow_up():
+    recipient = _recipient(
+        status="follow_up", infusions_given=frozenset({1}), second_infusion_ordered=True
+    )
+    verdict = evaluate(_facts(recipient=recipient, allocation=AllocationFacts(2, 2, "DL2")))
+    assert verdict.passed
+    assert _check(verdict, "recipient_on_study").message == "CAR33-001 is on study (follow up)."
+
+
+def test_an_infusion_the_protocol_does_not_have_is_never_given():
+    verdict = evaluate(_facts(allocation=AllocationFacts(3, 2, "DL2")))
+    assert _failed(verdict) == ["infusion_number", "recipient_on_study"]
+    check = _check(verdict, "recipient_on_study")
+    assert check.message.startswith("STOP: CAR33-001 is lymphodepletion; infusion 3 is given only")
