@@ -35,8 +35,11 @@ def test_each_determination_carries_its_statements(determination, statements):
         # Nothing known about any donor: not eligible until determined.
         ([], "pending"),
         (["unheard-of"], "pending"),
-        (iter(["incomplete", "eligible"]), "incomplete"),
     ],
 )
 def test_the_worst_determination_behind_a_lot_wins(determinations, result):
     assert worst(determinations) == result
+
+
+def test_any_iterable_of_determinations_will_do():
+    assert worst(d for d in ("eligible", "incomplete")) == "incomplete"
