@@ -906,6 +906,35 @@ REFUSALS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("data", "position", "character", "rule"),
+    [
+        # The last character of a patient number is checked too.
+        ("&#0105AB12-", 11, "-", "a patient number has letters and digits only"),
+        # A plasma derivative (X0...) has a type of collection from Table 7, like S codes.
+        (
+            "=<X0234W00",
+            8,
+            "W",
+            "the 6th character (type of collection) must be one of the types of collection in "
+            "ISBT 128 Table 7",
+        ),
+    ],
+)
+def test_the_last_and_the_local_characters_are_checked_too(data, position, character, rule):
+    with pytest.raises(InvalidBarcode) as refused:
+        parse(data)
+    assert refused.value.details == {"position": position, "character": character, "rule": rule}
+
+
+def test_a_reading_words_a_position_with_the_structures_label():
+    from custody.domain.isbt128_structures import PRODUCT_SPEC
+
+    reading = Reading(offset=3, where="character {n} of the {label}")
+    assert reading.place(1, PRODUCT_SPEC) == "character 5 of the product code barcode"
+    assert Reading().place(0, PRODUCT_SPEC) == "position 1 of the scan"
+
+
 @pytest.mark.parametrize(("data", "message", "details"), REFUSALS)
 def test_each_refusal_in_these_words(data, message, details):
     with pytest.raises(InvalidBarcode) as refused:
@@ -915,26 +944,28 @@ def test_each_refusal_in_these_words(data, message, details):
 
 
 # --- the date structures' reader, built here -------------------------------------------------
-# The six date specs are built when the module loads; building one here tests the builder
-# itself (a date with a time, cyyjjjhhmm, and a date alone, cyyjjj, ST-001 2.4.4 to 2.4.9).
+# The six date specs are built when the module loads; building one inside each test tests the
+# builder itself (a date with a time, cyyjjjhhmm, and a date alone, cyyjjj, ST-001 2.4.4-2.4.9).
+DATE_TIME, DATE_ONLY = "date and time", "date"
 
-DATE_TIME = date_spec("test_date_time", "test date and time barcode", True)
-DATE_ONLY = date_spec("test_date", "test date barcode", False)
+
+def _date_spec(kind: str):
+    if kind == DATE_TIME:
+        return date_spec("test_date_time", "test date and time barcode", True)
+    return date_spec("test_date", "test date barcode", False)
 
 
 def test_a_date_spec_has_the_length_and_words_of_its_kind():
-    assert (DATE_TIME.name, DATE_TIME.label, DATE_TIME.length, DATE_TIME.variable) == (
+    spec = _date_spec(DATE_TIME)
+    assert (spec.name, spec.label, spec.length, spec.variable) == (
         "test_date_time",
         "test date and time barcode",
         10,
         False,
     )
-    assert (DATE_ONLY.name, DATE_ONLY.label, DATE_ONLY.length) == (
-        "test_date",
-        "test date barcode",
-        6,
-    )
-    assert DATE_TIME.fix == "Rescan the test date and time barcode."
+    spec = _date_spec(DATE_ONLY)
+    assert (spec.name, spec.label, spec.length) == ("test_date", "test date barcode", 6)
+    assert spec.fix == "Rescan the test date barcode."
 
 
 @pytest.mark.parametrize(
@@ -950,11 +981,11 @@ def test_a_date_spec_has_the_length_and_words_of_its_kind():
     ],
 )
 def test_a_date_spec_reads_day_of_year_and_time(spec, content, date, time):
-    assert spec.decode(content, Reading()) == {
+    assert _date_spec(spec).decode(content, Reading()) == {
         "date": date,
         "time": time,
         "iso": f"{date}T{time}",
-        "time_given": spec is DATE_TIME,
+        "time_given": spec == DATE_TIME,
     }
 
 
@@ -1048,6 +1079,7 @@ def test_a_date_spec_reads_day_of_year_and_time(spec, content, date, time):
 )
 def test_a_date_spec_refuses_in_these_words(spec, content, message, details):
     # The content starts at offset 2, after its two-character data identifier.
+    spec = _date_spec(spec)
     with pytest.raises(InvalidBarcode) as refused:
         spec.decode(content, Reading(offset=2))
     assert refused.value.message == (
