@@ -19,6 +19,7 @@ import difflib
 import io
 import json
 import sys
+import textwrap
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +67,10 @@ def read_exclusions(path: Path) -> dict[str, str]:
 def function_sources(mutated_file: Path) -> dict[str, str]:
     """Every function in a mutated file, by name (mutants and originals alike)."""
     text = mutated_file.read_text("utf-8")
-    tree = ast.parse(text)
+    lines = text.splitlines(keepends=True)
     return {
-        node.name: ast.get_source_segment(text, node) or ""
-        for node in ast.walk(tree)
+        node.name: textwrap.dedent("".join(lines[node.lineno - 1 : node.end_lineno]))
+        for node in ast.walk(ast.parse(text))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
 
@@ -91,10 +92,20 @@ def string_only_change(original: str, mutant: str) -> bool:
 
 
 def diff_lines(original: str, mutant: str) -> str:
-    lines = difflib.unified_diff(original.splitlines(), mutant.splitlines(), lineterm="", n=0)
+    """The lines the mutant changes (its function's name aside), as - and + lines."""
+    body = [line.splitlines()[1:] for line in (original, mutant)]
+    lines = difflib.unified_diff(*body, lineterm="", n=0)
     return "\n".join(
-        f"        {line.strip()}" for line in lines if line[:1] in "+-" and line[:3] not in "+++---"
+        f"      {line[0]} {line[1:].strip()}"
+        for line in lines
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
     )
+
+
+def _natural(name: str) -> tuple[str, int]:
+    """Order mutants as mutmut numbers them: ..._2 before ..._10."""
+    stem, _, number = name.rpartition("_")
+    return (stem, int(number)) if number.isdigit() else (name, 0)
 
 
 def score(mutants: Path, exclusions: dict[str, str]) -> tuple[list[ModuleScore], list[str]]:
@@ -106,13 +117,14 @@ def score(mutants: Path, exclusions: dict[str, str]) -> tuple[list[ModuleScore],
         module = source.stem
         result = ModuleScore(module)
         exit_codes = json.loads(meta_path.read_text("utf-8"))["exit_code_by_key"]
-        functions = function_sources(source) if exit_codes else {}
-        for name, code in sorted(exit_codes.items()):
+        # Reading the mutated file is slow; only an exclusion needs it.
+        functions = function_sources(source) if exclusions.keys() & exit_codes.keys() else {}
+        for name, code in sorted(exit_codes.items(), key=lambda item: _natural(item[0])):
+            unused.pop(name, None)
             if code is None:
                 result.unchecked.append(name)
                 continue
             if name in exclusions:
-                unused.pop(name)
                 function = name.rsplit(".", 1)[1]
                 original = functions.get(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
                 mutant = functions.get(function)
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     excluded = [(s.module, e) for s in scores for e in s.excluded]
     if excluded:
-        print(f"Excluded: {len(excluded)} mutants that change only the wording of a message")
+        print(f"Excluded from the score: {len(excluded)} mutants that change only words")
         for _module, (name, reason, diff) in excluded:
             print(f"  {name}\n    why: {reason}\n{diff}")
         print()
