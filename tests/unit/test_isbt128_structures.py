@@ -935,6 +935,18 @@ def test_a_reading_words_a_position_with_the_structures_label():
     assert Reading().place(0, PRODUCT_SPEC) == "position 1 of the scan"
 
 
+def test_inside_a_compound_only_scanner_blanks_count_as_the_end():
+    # A no-break space after the last structure is not a blank a scanner sends: it is named as
+    # what stands where the next structure should start, not taken for the end of the scan.
+    with pytest.raises(InvalidBarcode) as refused:
+        parse("=+02000=<S9999V00\u00a0")
+    assert refused.value.details == {
+        "position": 18,
+        "character": "\u00a0",
+        "rule": "data identifier",
+    }
+
+
 @pytest.mark.parametrize(("data", "message", "details"), REFUSALS)
 def test_each_refusal_in_these_words(data, message, details):
     with pytest.raises(InvalidBarcode) as refused:

@@ -91,6 +91,11 @@ CET = timezone(timedelta(hours=1), "CET")
         (f" ={DIN}00\r\n", ScanTarget("din", f" ={DIN}00\r\n", DIN)),
         # The bag's public code, as the API and URLs show it.
         (f"{DIN}-{PRODUCT}", ScanTarget("bag", f"{DIN}-{PRODUCT}", DIN, PRODUCT)),
+        # A facility number may start with X: it is not mistaken for anything but a bag code.
+        (
+            f"X{DIN[1:]}-{PRODUCT}",
+            ScanTarget("bag", f"X{DIN[1:]}-{PRODUCT}", f"X{DIN[1:]}", PRODUCT),
+        ),
         (f"{DIN}{K} {PRODUCT}", ScanTarget("bag", f"{DIN}{K} {PRODUCT}", DIN, PRODUCT)),
         (f"{DIN} {K}", ScanTarget("din", f"{DIN} {K}", DIN)),
         ("LOC-LN2-01-R01", ScanTarget("location", "LOC-LN2-01-R01", code="LOC-LN2-01-R01")),
@@ -174,3 +179,16 @@ def test_the_label_carries_din_with_its_check_flags_product_and_local_expiry(
 
 def test_a_label_without_an_expiry_carries_din_and_product_only():
     assert bag_scan_data(DIN, PRODUCT, None) == f"=+02000={DIN}{FLAGS}=<{PRODUCT}"
+
+
+def test_a_naive_expiry_is_utc_whatever_the_servers_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "EST5EDT")  # POSIX rule: no zone database needed
+    time.tzset()
+    try:
+        data = bag_scan_data(DIN, PRODUCT, datetime(2027, 1, 31, 23, 59), UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert data == f"=+03000={DIN}{FLAGS}=<{PRODUCT}&>0270312359"
