@@ -10,6 +10,7 @@ import pytest
 
 from custody.domain.bag_lifecycle import BagSituation, allowed_actions, plan
 from custody.domain.errors import IllegalTransition
+from custody.models import BagStatus
 
 # Column codes of the table below, and the states they stand for.
 STATE_CODES = {
@@ -103,9 +104,8 @@ def _situation(state: str, action: str, **gates) -> BagSituation:
     return BagSituation(state, in_storage=in_storage, **gates)
 
 
-def test_the_table_has_every_state_once():
-    assert sorted(STATES) == sorted(set(STATES)) and len(STATES) == 13
-    assert len(ACTIONS) == 18 == len(set(ACTIONS))
+def test_the_table_has_a_column_for_every_state_a_bag_can_be_in():
+    assert sorted(STATES) == sorted(status.value for status in BagStatus)
 
 
 @pytest.mark.parametrize("action", ACTIONS)

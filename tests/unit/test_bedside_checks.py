@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from custody.domain import eligibility
 from custody.domain.bedside_checks import (
     CHECK_NAMES,
     AllocationFacts,
@@ -232,14 +231,23 @@ def test_a_changed_dose_level_stops():
     assert "DL2" in verdict.stop_reason and "DL3" in verdict.stop_reason
 
 
-@pytest.mark.parametrize("determination", ["incomplete", "ineligible"])
-def test_eligibility_warnings_need_acknowledging_and_are_quoted(determination):
+ADVISE = "WARNING: Advise patient of communicable disease risks"
+
+
+@pytest.mark.parametrize(
+    ("determination", "warnings"),
+    [
+        ("incomplete", ("NOT EVALUATED FOR INFECTIOUS SUBSTANCES", ADVISE)),
+        ("ineligible", ("BIOHAZARD", ADVISE)),
+    ],
+)
+def test_eligibility_warnings_need_acknowledging_and_are_quoted(determination, warnings):
     bag = _bag(determination=determination)
     verdict = evaluate(_facts(bag=bag))
     assert _failed(verdict) == ["eligibility_warnings"]
     assert verdict.outcome == "incomplete" and verdict.stop_reason is None
-    assert eligibility.ADVISE_PATIENT in _check(verdict, "eligibility_warnings").message
-    assert list(verdict.warnings) == eligibility.warnings_for(determination)
+    assert ADVISE in _check(verdict, "eligibility_warnings").message
+    assert verdict.warnings == warnings
     assert evaluate(_facts(bag=bag, warnings_acknowledged=True)).passed
 
 
