@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from custody.domain import eligibility
 from custody.domain.bedside_checks import (
     CHECK_NAMES,
     AllocationFacts,
@@ -232,14 +231,23 @@ def test_a_changed_dose_level_stops():
     assert "DL2" in verdict.stop_reason and "DL3" in verdict.stop_reason
 
 
-@pytest.mark.parametrize("determination", ["incomplete", "ineligible"])
-def test_eligibility_warnings_need_acknowledging_and_are_quoted(determination):
+ADVISE = "WARNING: Advise patient of communicable disease risks"
+
+
+@pytest.mark.parametrize(
+    ("determination", "warnings"),
+    [
+        ("incomplete", ("NOT EVALUATED FOR INFECTIOUS SUBSTANCES", ADVISE)),
+        ("ineligible", ("BIOHAZARD", ADVISE)),
+    ],
+)
+def test_eligibility_warnings_need_acknowledging_and_are_quoted(determination, warnings):
     bag = _bag(determination=determination)
     verdict = evaluate(_facts(bag=bag))
     assert _failed(verdict) == ["eligibility_warnings"]
     assert verdict.outcome == "incomplete" and verdict.stop_reason is None
-    assert eligibility.ADVISE_PATIENT in _check(verdict, "eligibility_warnings").message
-    assert list(verdict.warnings) == eligibility.warnings_for(determination)
+    assert ADVISE in _check(verdict, "eligibility_warnings").message
+    assert verdict.warnings == warnings
     assert evaluate(_facts(bag=bag, warnings_acknowledged=True)).passed
 
 
@@ -270,3 +278,385 @@ def test_a_stop_is_a_stop_whatever_else_was_acknowledged_or_missing():
     )
     assert verdict.outcome == "stopped"
     assert verdict.stop_reason.startswith("STOP: this bag is for Ada Example")
+
+
+# --- exactly what each check says --------------------------------------------------------------
+
+CET = timezone(timedelta(hours=1), "CET")
+US = timedelta(microseconds=1)
+
+
+def test_every_check_says_what_it_found_when_all_pass():
+    messages = {c.check: (c.passed, c.message) for c in evaluate(_facts()).checks}
+    assert messages == {
+        "wristband": (True, "Wristband read: patient number MRN0000042, born 1961-02-03."),
+        "bag_label": (True, "Bag W999926000001-D0001VA0 of lot LT-1 is known."),
+        "recipient_identity": (
+            True,
+            "The wristband is Ada Example (CAR33-001), born 1961-02-03's, patient number "
+            "MRN0000042.",
+        ),
+        "allocation": (
+            True,
+            "Bag W999926000001-D0001VA0 is allocated to CAR33-001 for infusion 1.",
+        ),
+        "infusion_number": (True, "Infusion 1 is CAR33-001's next infusion."),
+        "recipient_on_study": (True, "CAR33-001 is on study (lymphodepletion)."),
+        "lot_released": (True, "Lot LT-1 is released by QA; the signature holds."),
+        "not_recalled": (True, "No recall or quarantine order covers this product."),
+        "product_expiry": (True, "The product is in date (expires 2026-04-13 09:30 UTC)."),
+        "thawed": (True, "Thawed at 2026-03-14 09:25 UTC."),
+        "thaw_window": (True, "Use by 2026-03-14 10:25 UTC (55 min left)."),
+        "received_at_site": (True, "Received at University Hospital."),
+        "dose_level": (True, "Dose level DL2 as allocated."),
+        "never_infused": (True, "The bag has not been infused."),
+        "eligibility_warnings": (True, "No donor-eligibility warnings."),
+        "second_verifier": (True, "Second verifier: Nina Second (nina)."),
+    }
+
+
+def test_times_are_shown_in_the_sites_zone():
+    verdict = evaluate(_facts(zone=CET))
+    assert _check(verdict, "product_expiry").message == (
+        "The product is in date (expires 2026-04-13 10:30 CET)."
+    )
+    assert _check(verdict, "thawed").message == "Thawed at 2026-03-14 10:25 CET."
+    assert _check(verdict, "thaw_window").message == "Use by 2026-03-14 11:25 CET (55 min left)."
+    expired = evaluate(_facts(zone=CET, bag=_bag(expires_at=NOW))).stop_reason
+    assert expired == "STOP: the product expired at 2026-03-14 10:30 CET. Do not infuse."
+    closed = replace(_facts().thaw, use_by=NOW)
+    assert evaluate(_facts(zone=CET, thaw=closed)).stop_reason == (
+        "STOP: the post-thaw window closed at 2026-03-14 10:30 CET. Do not infuse; set the bag "
+        "apart and call the cell therapy lab."
+    )
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "in_date"),
+    [
+        (NOW - US, False),  # expired a microsecond ago
+        (NOW, False),  # expires at this very instant: no longer usable
+        (NOW + US, True),  # a microsecond left
+    ],
+)
+def test_product_expiry_boundary_to_the_microsecond(expires_at, in_date):
+    check = _check(evaluate(_facts(bag=_bag(expires_at=expires_at))), "product_expiry")
+    assert check.passed is in_date
+
+
+@pytest.mark.parametrize(
+    ("use_by", "open_", "message"),
+    [
+        (NOW - US, False, "STOP: the post-thaw window closed at 2026-03-14 09:29 UTC."),
+        (NOW, False, "STOP: the post-thaw window closed at 2026-03-14 09:30 UTC."),
+        (NOW + US, True, "Use by 2026-03-14 09:30 UTC (0 min left)."),
+        # 59 min 59.999999 s left shows as 59 min; exactly 60 min shows as 60.
+        (NOW + timedelta(minutes=60) - US, True, "Use by 2026-03-14 10:29 UTC (59 min left)."),
+        (NOW + timedelta(minutes=60), True, "Use by 2026-03-14 10:30 UTC (60 min left)."),
+        (NOW + timedelta(minutes=61), True, "Use by 2026-03-14 10:31 UTC (61 min left)."),
+    ],
+)
+def test_post_thaw_window_boundary_to_the_microsecond(use_by, open_, message):
+    thaw = replace(_facts().thaw, use_by=use_by)
+    check = _check(evaluate(_facts(thaw=thaw)), "thaw_window")
+    assert check.passed is open_
+    assert check.message.startswith(message)
+
+
+def _stop(**changes) -> tuple[list[str], str]:
+    verdict = evaluate(_facts(**changes))
+    assert verdict.outcome == "stopped"
+    return _failed(verdict), verdict.stop_reason
+
+
+def test_a_recalled_product_stops():
+    assert _stop(bag=_bag(recall="RC-2026-004")) == (
+        ["not_recalled"],
+        "STOP: QA has recalled this product (RC-2026-004). Do not infuse; set the bag apart and "
+        "call the cell therapy lab.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "failed", "reason"),
+    [
+        (
+            {"wristband": None, "wristband_error": None},
+            ["wristband", "recipient_identity"],
+            "STOP: the wristband could not be read.",
+        ),
+        (
+            {"wristband": WristbandFacts("MRN0000042", date(1961, 2, 4))},
+            ["recipient_identity"],
+            "STOP: this bag is for Ada Example (CAR33-001), born 1961-02-03; the wristband is for "
+            "another patient. Do not infuse. (The wristband carries date of birth 1961-02-04.)",
+        ),
+        (
+            {"wristband": WristbandFacts("MRN0000099", BORN)},
+            ["recipient_identity"],
+            "STOP: this bag is for Ada Example (CAR33-001), born 1961-02-03; the wristband is for "
+            "another patient. Do not infuse. (The wristband carries patient number MRN0000099.)",
+        ),
+        (
+            {"wristband": WristbandFacts("MRN0000099", date(1970, 5, 6))},
+            ["recipient_identity"],
+            "STOP: this bag is for Ada Example (CAR33-001), born 1961-02-03; the wristband is for "
+            "another patient. Do not infuse. (The wristband carries patient number MRN0000099 "
+            "and date of birth 1970-05-06.)",
+        ),
+        (
+            {"bag": None, "bag_error": None, "recipient": None},
+            [n for n in ORDER if n not in ("wristband", "second_verifier")],
+            "STOP: the bag label could not be used.",
+        ),
+        (
+            {"bag": _bag(lot_disposition="conditionally_rejected")},
+            ["lot_released"],
+            "STOP: lot LT-1 is conditionally rejected, not released by QA. Do not infuse; set the "
+            "bag apart and call the cell therapy lab.",
+        ),
+        (
+            {"bag": _bag(release_holds=False, release_why="the lot's record changed")},
+            ["lot_released"],
+            "STOP: QA's release of lot LT-1 no longer holds (the lot's record changed). Do not "
+            "infuse; call QA.",
+        ),
+        (
+            {"bag": _bag(expires_at=None)},
+            ["product_expiry"],
+            "STOP: bag W999926000001-D0001VA0 has no expiry recorded. Do not infuse.",
+        ),
+        (
+            {"bag": _bag(status="received"), "thaw": None},
+            ["thawed", "thaw_window"],
+            "STOP: bag W999926000001-D0001VA0 is received: it has not been thawed. Scan thaw "
+            "start and thaw end before the bedside check.",
+        ),
+        (
+            {"bag": _bag(status="received"), "thaw": ThawFacts(NOW, None, None)},
+            ["thawed", "thaw_window"],
+            "STOP: bag W999926000001-D0001VA0 is received: its thaw was started but not ended. "
+            "Scan thaw start and thaw end before the bedside check.",
+        ),
+        (
+            {"bag": _bag(status="allocated")},
+            ["thawed"],
+            "STOP: bag W999926000001-D0001VA0 is allocated, not ready at the bedside.",
+        ),
+        (
+            {"bag": _bag(received_at_sites=())},
+            ["received_at_site"],
+            "STOP: bag W999926000001-D0001VA0 has no record of being received at any site, not at "
+            "University Hospital where CAR33-001 is treated. Do not infuse; call the cell therapy "
+            "lab.",
+        ),
+        (
+            {"bag": _bag(received_at_sites=("City Clinic", "Harbour Hospital"))},
+            ["received_at_site"],
+            "STOP: bag W999926000001-D0001VA0 was received at City Clinic, Harbour Hospital, not "
+            "at University Hospital where CAR33-001 is treated. Do not infuse; call the cell "
+            "therapy lab.",
+        ),
+        (
+            {"recipient": _recipient(dose_level_id=None, dose_level_code=None)},
+            ["dose_level"],
+            "STOP: the bag was allocated for dose level DL2, but CAR33-001 is now assigned dose "
+            "level none. Do not infuse; call the investigator.",
+        ),
+        (
+            {"allocation": AllocationFacts(1, None, None)},
+            ["dose_level"],
+            "STOP: the bag was allocated for dose level unknown, but CAR33-001 is now assigned "
+            "dose level DL2. Do not infuse; call the investigator.",
+        ),
+        (
+            {
+                "allocation": AllocationFacts(1, None, None),
+                "recipient": _recipient(dose_level_id=None, dose_level_code=None),
+            },
+            ["dose_level"],
+            "STOP: the bag was allocated for dose level unknown, but CAR33-001 is now assigned "
+            "dose level none. Do not infuse; call the investigator.",
+        ),
+        (
+            {"bag": _bag(has_infusion=True)},
+            ["never_infused"],
+            "STOP: bag W999926000001-D0001VA0 has already been infused. Do not infuse it again.",
+        ),
+        (
+            {"recipient": _recipient(status="off_study")},
+            ["recipient_on_study"],
+            "STOP: CAR33-001 is off study; no product may be given. Do not infuse; call the "
+            "investigator.",
+        ),
+        (
+            {"recipient": _recipient(status="long_term_follow_up")},
+            ["recipient_on_study"],
+            "STOP: CAR33-001 is long term follow up; infusion 1 is given only to a recipient who "
+            "is lymphodepletion. Do not infuse; check the recipient's status with the "
+            "investigator.",
+        ),
+        (
+            {
+                "recipient": _recipient(
+                    status="lymphodepletion",
+                    infusions_given=frozenset({1}),
+                    second_infusion_ordered=True,
+                ),
+                "allocation": AllocationFacts(2, 2, "DL2"),
+            },
+            ["recipient_on_study"],
+            "STOP: CAR33-001 is lymphodepletion; infusion 2 is given only to a recipient who is "
+            "follow up or infused. Do not infuse; check the recipient's status with the "
+            "investigator.",
+        ),
+        (
+            {"recipient": _recipient(infusions_given=frozenset({1}))},
+            ["infusion_number"],
+            "STOP: this bag is for infusion 1 of CAR33-001, but no further infusion is due "
+            "(infusion 2 has not been ordered). Do not infuse; check the infusion order.",
+        ),
+        (
+            {
+                "recipient": _recipient(
+                    status="follow_up",
+                    infusions_given=frozenset({1, 2}),
+                    second_infusion_ordered=True,
+                ),
+                "allocation": AllocationFacts(2, 2, "DL2"),
+            },
+            ["infusion_number"],
+            "STOP: this bag is for infusion 2 of CAR33-001, but both infusions have been given. "
+            "Do not infuse; check the infusion order.",
+        ),
+        (
+            {"allocation": AllocationFacts(2, 2, "DL2")},
+            ["infusion_number", "recipient_on_study"],
+            "STOP: this bag is for infusion 2 of CAR33-001, but the next infusion due is "
+            "infusion 1. Do not infuse; check the infusion order.",
+        ),
+    ],
+)
+def test_each_stop_says_exactly_why(changes, failed, reason):
+    assert _stop(**changes) == (failed, reason)
+
+
+def test_an_unread_wristband_error_is_quoted_after_the_stop():
+    verdict = evaluate(_facts(wristband=None, wristband_error="That is not a wristband."))
+    assert verdict.stop_reason == "STOP: the wristband could not be read. That is not a wristband."
+    verdict = evaluate(_facts(bag=None, bag_error="No bag W9 is known.", recipient=None))
+    assert verdict.stop_reason == "STOP: the bag label could not be used. No bag W9 is known."
+
+
+@pytest.mark.parametrize(
+    ("changes", "check", "message"),
+    [
+        (
+            {"bag": None, "bag_error": "x"},
+            "lot_released",
+            "Not checked: the bag label could not be read or the bag is not known. Do not infuse.",
+        ),
+        (
+            {"recipient": None},
+            "infusion_number",
+            "Not checked: this bag is not allocated to any recipient, so there is nobody to check "
+            "it against. Do not infuse; call the cell therapy lab.",
+        ),
+        (
+            {"allocation": None},
+            "dose_level",
+            "Not checked: this bag is not allocated to any recipient, so there is nobody to check "
+            "it against. Do not infuse; call the cell therapy lab.",
+        ),
+        (
+            {"wristband": None},
+            "recipient_identity",
+            "Not checked: the wristband could not be read. Do not infuse; scan the wristband.",
+        ),
+        (
+            {"thaw": ThawFacts(NOW - timedelta(minutes=20), NOW - timedelta(minutes=5), None)},
+            "thaw_window",
+            "Not checked: the bag has not been thawed (no thaw end was scanned).",
+        ),
+    ],
+)
+def test_a_check_that_cannot_be_made_fails_and_says_why(changes, check, message):
+    verdict = evaluate(_facts(**changes))
+    found = _check(verdict, check)
+    assert found.passed is False
+    assert found.message == message
+    assert verdict.outcome == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("recipient", "allocation"),
+    [(None, AllocationFacts(1, 2, "DL2")), ("present", None)],
+)
+def test_a_recipient_without_an_allocation_or_the_reverse_is_not_allocated(recipient, allocation):
+    facts = _facts(allocation=allocation, recipient=_recipient() if recipient else None)
+    verdict = evaluate(facts)
+    assert _check(verdict, "allocation").message == (
+        "STOP: bag W999926000001-D0001VA0 is not allocated to any recipient. Do not infuse; call "
+        "the cell therapy lab."
+    )
+    for name in ("recipient_identity", "infusion_number", "received_at_site", "dose_level"):
+        assert _check(verdict, name).message.startswith("Not checked: this bag is not allocated")
+
+
+def test_what_completes_at_the_bedside_is_worded_for_the_nurse():
+    bag = _bag(determination="ineligible")
+    check = _check(evaluate(_facts(bag=bag)), "eligibility_warnings")
+    assert check.message == (
+        'The donor-eligibility determination is ineligible; the label warns "BIOHAZARD"; '
+        '"WARNING: Advise patient of communicable disease risks". Confirm the patient was '
+        "advised, then acknowledge the warnings."
+    )
+    check = _check(evaluate(_facts(bag=bag, warnings_acknowledged=True)), "eligibility_warnings")
+    assert check.message == (
+        'Acknowledged: the label warns "BIOHAZARD"; "WARNING: Advise patient of communicable '
+        'disease risks".'
+    )
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (
+            SecondVerifierFacts(),
+            "A second nurse must verify with their own user ID and password.",
+        ),
+        (
+            SecondVerifierFacts("ann", same_person=True),
+            "The second verifier must be another person: you cannot verify twice. Ask a second "
+            "nurse to enter their own user ID and password.",
+        ),
+        (
+            SecondVerifierFacts("nina", credential_problem="Wrong password."),
+            "The second verifier was not accepted: Wrong password.",
+        ),
+        (
+            SecondVerifierFacts("tom", "Tom Tech", "technician"),
+            "Tom Tech is a technician; the second verifier must be a nurse qualified to verify at "
+            "the bedside.",
+        ),
+    ],
+)
+def test_the_second_verifier_is_told_exactly_what_is_missing(second, message):
+    check = _check(evaluate(_facts(second_verifier=second)), "second_verifier")
+    assert (check.passed, check.message) == (False, message)
+
+
+def test_a_second_infusion_passes_the_study_check_from_follow_up():
+    recipient = _recipient(
+        status="follow_up", infusions_given=frozenset({1}), second_infusion_ordered=True
+    )
+    verdict = evaluate(_facts(recipient=recipient, allocation=AllocationFacts(2, 2, "DL2")))
+    assert verdict.passed
+    assert _check(verdict, "recipient_on_study").message == "CAR33-001 is on study (follow up)."
+
+
+def test_an_infusion_the_protocol_does_not_have_is_never_given():
+    verdict = evaluate(_facts(allocation=AllocationFacts(3, 2, "DL2")))
+    assert _failed(verdict) == ["infusion_number", "recipient_on_study"]
+    check = _check(verdict, "recipient_on_study")
+    assert check.message.startswith("STOP: CAR33-001 is lymphodepletion; infusion 3 is given only")

@@ -4,7 +4,7 @@ Product codes here are made up (S9999V00, YA001V00, D...): the ICCBBA database i
 """
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -513,3 +513,203 @@ def test_damaged_valid_scans_parse_or_raise_invalid_barcode(valid, data):
     position = data.draw(st.integers(0, len(valid) - 1))
     replacement = data.draw(st.text(max_size=3))
     _parse_or_invalid(valid[:position] + replacement + valid[position + 1 :])
+
+
+# --- Encoders: exactly what they write and what they refuse ---------------------------------------
+
+FLAG_CHOICES = (
+    "00 (no flag), 01 to 13 or 15 to 19 (ICCBBA flags, e.g. container 1 to 9 of a set), 20 to 59 "
+    "(flags this facility defines) or the DIN's own check flags from type3_flags()"
+)
+PRODUCT_FIX = "Correct the product code in the product settings."
+
+
+def _refusal(function, *args) -> tuple[str, dict]:
+    with pytest.raises(InvalidBarcode) as refused:
+        function(*args)
+    return refused.value.message, refused.value.details
+
+
+@pytest.mark.parametrize(
+    ("flags", "data"),
+    [
+        ("00", "=G12341765432100"),
+        ("03", "=G12341765432103"),
+        ("13", "=G12341765432113"),
+        ("15", "=G12341765432115"),
+        ("20", "=G12341765432120"),
+        ("59", "=G12341765432159"),
+        ("70", "=G12341765432170"),  # G123417654321's own check flags
+    ],
+)
+def test_encode_din_writes_equals_din_flags(flags, data):
+    assert encode_din(DIN, flags) == data
+    assert encode_din("g1234 17 654321", flags) == data
+
+
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        (
+            "14",
+            (
+                f"The DIN flags '14' cannot be printed: use {FLAG_CHOICES}.",
+                {"flags": "14", "rule": "DIN flag values (ST-001 Table 3)"},
+            ),
+        ),
+        (
+            7,
+            (
+                f"The DIN flags 7 cannot be printed: use {FLAG_CHOICES}.",
+                {"flags": "7", "rule": "DIN flag values (ST-001 Table 3)"},
+            ),
+        ),
+        (
+            "71",
+            (
+                "The DIN flags 71 are check flags (60 to 96) but not this DIN's own: compute them "
+                "with type3_flags().",
+                {"flags": "71", "rule": "Type 3 flags = 60 + MOD 37-2 check value"},
+            ),
+        ),
+    ],
+)
+def test_encode_din_refusals_exactly(flags, refusal):
+    assert _refusal(encode_din, DIN, flags) == refusal
+
+
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        (
+            "S9999V0",
+            (
+                "A product code has 8 characters (a 5-character product description code, the "
+                f"type of collection and a 2-character division), not 7. {PRODUCT_FIX}",
+                {"length": 7, "rule": "product code length 8"},
+            ),
+        ),
+        (
+            None,
+            (
+                "A product code has 8 characters (a 5-character product description code, the "
+                f"type of collection and a 2-character division), not 0. {PRODUCT_FIX}",
+                {"length": 0, "rule": "product code length 8"},
+            ),
+        ),
+        (
+            "S99-9V00",
+            (
+                "The product code barcode is not valid: character 4 of the product code S99-9V00 "
+                "is '-', but characters 2 to 5 of a product code must be capital letters or "
+                f"digits. {PRODUCT_FIX}",
+                {
+                    "position": 4,
+                    "character": "-",
+                    "rule": "characters 2 to 5 of a product code must be capital letters or digits",
+                },
+            ),
+        ),
+        (
+            "Z9999V00",
+            (
+                "The product code barcode is not valid: it starts with the letter Z (character 1 "
+                "of the product code Z9999V00), which is not an ISBT 128 product category. "
+                f"{PRODUCT_FIX}",
+                {"position": 1, "rule": "product category letter", "character": "Z"},
+            ),
+        ),
+    ],
+)
+def test_encode_product_code_refusals_exactly(code, refusal):
+    assert _refusal(encode_product_code, code) == refusal
+
+
+@pytest.mark.parametrize(
+    ("when", "expiry"),
+    [
+        (datetime(2000, 1, 1, 0, 0), "&>0000010000"),  # the first minute that can be encoded
+        (datetime(2099, 12, 31, 23, 59, 59), "&>0993652359"),  # the last; seconds are dropped
+        (datetime(2028, 12, 31, 7, 5), "&>0283660705"),  # day 366 of a leap year
+    ],
+)
+def test_encode_dates_at_the_edges_of_the_century(when, expiry):
+    assert encode_expiry(when) == expiry
+    assert encode_collection(when) == "&*" + expiry[2:]
+
+
+@pytest.mark.parametrize(
+    ("function", "when", "refusal"),
+    [
+        (
+            encode_expiry,
+            datetime(1999, 12, 31, 23, 59),
+            (
+                "The expiry date 1999-12-31 cannot be encoded: only the years 2000 to 2099 can.",
+                {"rule": "years 2000-2099"},
+            ),
+        ),
+        (
+            encode_collection,
+            datetime(2100, 1, 1),
+            (
+                "The collection date 2100-01-01 cannot be encoded: only the years 2000 to 2099 "
+                "can.",
+                {"rule": "years 2000-2099"},
+            ),
+        ),
+        (
+            encode_expiry,
+            date(2026, 1, 1),
+            ("The expiry date must be a date with a time of day.", {"rule": "datetime"}),
+        ),
+        (
+            encode_collection,
+            "2026-01-01",
+            ("The collection date must be a date with a time of day.", {"rule": "datetime"}),
+        ),
+    ],
+)
+def test_encode_dates_refusals_exactly(function, when, refusal):
+    assert _refusal(function, when) == refusal
+
+
+COUNT_REFUSAL = (
+    "A compound message holds 1 to 99 data structures, given as a list of barcode data.",
+    {"rule": "compound count aa 01-99"},
+)
+
+
+def test_encode_compound_holds_one_to_99_structures():
+    assert encode_compound(["=<S9999V00"]) == "=+01000=<S9999V00"
+    assert encode_compound(("=<S9999V00",), "001") == "=+01001=<S9999V00"
+    assert encode_compound(["=<S9999V00"] * 99) == "=+99000" + "=<S9999V00" * 99
+    assert _refusal(encode_compound, ["=<S9999V00"] * 100) == COUNT_REFUSAL
+    assert _refusal(encode_compound, []) == COUNT_REFUSAL
+    assert _refusal(encode_compound, "=<S9999V00") == COUNT_REFUSAL
+
+
+@pytest.mark.parametrize(
+    ("structures", "item"),
+    [
+        (["=<S9999V00", None], 2),
+        (["=<S9999V00", "=+01000=<S9999V00"], 2),
+        (["=<S9999V00 "], 1),
+        (["=<S9999V00", "=<S9999V00", "=<S9999V00=G12341765432100"], 3),
+    ],
+)
+def test_encode_compound_names_the_item_that_is_not_one_structure(structures, item):
+    assert _refusal(encode_compound, structures) == (
+        f"Item {item} of the compound message must be exactly one ISBT 128 data structure (not "
+        "a compound message), with nothing before or after it.",
+        {"item": item, "rule": "one structure per item"},
+    )
+
+
+@pytest.mark.parametrize("reference", ["00", "0000", "0a0", 0, None])
+def test_encode_compound_reference_must_be_three_digits(reference):
+    assert _refusal(encode_compound, ["=<S9999V00"], reference) == (
+        "The compound message reference must be 3 digits (000 for no set order), not "
+        f"{reference!r}.",
+        {"rule": "compound reference bbb"},
+    )

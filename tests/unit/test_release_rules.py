@@ -89,8 +89,9 @@ def test_a_qualitative_test_wants_words_not_a_number(text):
 
 
 def test_a_numeric_test_wants_a_number_in_its_unit_not_words():
-    with pytest.raises(ValidationFailed, match="Viability is numeric: enter the value in %"):
+    with pytest.raises(ValidationFailed, match="Viability is numeric: enter the value in %") as e:
         judge(VIABILITY, None, "92")
+    assert e.value.details == {"test": "viability"}
     with pytest.raises(ValidationFailed, match="in its unit"):
         judge(Criterion("x", "X", lower=1.0), None, None)
 
@@ -106,8 +107,9 @@ def test_a_numeric_test_wants_a_number_in_its_unit_not_words():
     ],
 )
 def test_a_criterion_that_cannot_be_judged_is_refused(criterion, words):
-    with pytest.raises(ValidationFailed, match=words):
+    with pytest.raises(ValidationFailed, match=words) as refused:
         check_criterion(criterion)
+    assert refused.value.details == {"test": "k"}
 
 
 def test_a_criterion_that_can_be_judged_passes_its_check():
@@ -283,8 +285,22 @@ def test_a_rejected_lot_can_be_given_no_disposition():
 
 
 def test_an_unknown_disposition_is_refused_with_the_choices():
-    with pytest.raises(ValidationFailed, match="release, conditional_release, reject, quarantine"):
+    with pytest.raises(ValidationFailed) as refused:
         disposition_action("approve", "quarantine", "L1")
+    assert refused.value.message == (
+        "'approve' is not a disposition; choose one of release, conditional_release, reject, "
+        "quarantine."
+    )
+    assert refused.value.details == {"field": "action"}
+
+
+def test_a_qualitative_criterion_without_expected_words_matches_nothing():
+    # check_criterion refuses such a criterion; should one slip through, no result meets it
+    # and the certificate prints no criterion rather than an invented one.
+    blank = Criterion("s", "S", "qualitative", expected_text=None)
+    assert judge(blank, None, "XXXX") is False
+    assert judge(blank, None, "negative") is False
+    assert criterion_words(blank) == ""
 
 
 def test_meanings_and_which_dispositions_need_a_reason():

@@ -91,9 +91,12 @@ def test_an_unknown_status_is_refused_with_the_list():
         schedule.plan_status_change("screening", "cured")
 
 
-def test_every_non_final_status_may_leave_the_study():
-    for status in set(schedule.STATUSES) - schedule.FINAL_STATUSES:
-        assert set(schedule.allowed_changes(status)) >= schedule.EXITS
+@pytest.mark.parametrize(
+    "status",
+    ["screening", "enrolled", "lymphodepletion", "infused", "follow_up", "long_term_follow_up"],
+)
+def test_every_non_final_status_may_leave_the_study(status):
+    assert set(schedule.allowed_changes(status)) >= {"off_study", "withdrawn", "deceased"}
 
 
 # --- calendar -------------------------------------------------------------------------------
@@ -208,3 +211,261 @@ def test_a_day0_on_29_february_keeps_its_anniversaries_on_28_february():
 def test_day0_is_the_day_of_infusion_1_so_infusion_1_is_done_once_it_exists():
     infusion1 = _one(calendar(DAY0, _day(40)), "infusion_1")
     assert (infusion1.due_from, infusion1.status) == (DAY0, "done")
+
+
+# --- the status table, written out -----------------------------------------------------------
+
+# Every status a person may set by hand from each status, in the protocol's order.
+ALLOWED_BY_HAND = {
+    "screening": ["enrolled", "off_study", "withdrawn", "deceased"],
+    "enrolled": ["lymphodepletion", "off_study", "withdrawn", "deceased"],
+    # Becoming infused is the infusion record's doing, never a person's.
+    "lymphodepletion": ["off_study", "withdrawn", "deceased"],
+    "infused": ["follow_up", "off_study", "withdrawn", "deceased"],
+    "follow_up": ["long_term_follow_up", "off_study", "withdrawn", "deceased"],
+    "long_term_follow_up": ["off_study", "withdrawn", "deceased"],
+    "off_study": [],
+    "withdrawn": [],
+    "deceased": [],
+}
+
+
+@pytest.mark.parametrize("current", list(ALLOWED_BY_HAND))
+def test_each_status_change_by_hand_is_as_written(current):
+    assert schedule.allowed_changes(current) == ALLOWED_BY_HAND[current]
+    wrong = []
+    for target in ALLOWED_BY_HAND:
+        try:
+            outcome = schedule.plan_status_change(current, target)
+        except IllegalTransition:
+            outcome = None
+        if (outcome == target) != (target in ALLOWED_BY_HAND[current]):
+            wrong.append(target)
+    assert wrong == []
+
+
+def test_an_unknown_current_status_allows_nothing():
+    assert schedule.allowed_changes("cured") == []
+
+
+def _refusal(current, target):
+    with pytest.raises(IllegalTransition) as refused:
+        schedule.plan_status_change(current, target)
+    return refused.value.message, refused.value.details
+
+
+def test_status_refusals_in_these_words():
+    assert _refusal("enrolled", "follow_up") == (
+        "The recipient is ENROLLED (not FOLLOW UP): the status cannot become FOLLOW UP. "
+        "Allowed now: lymphodepletion, off_study, withdrawn, deceased.",
+        {
+            "current_status": "enrolled",
+            "requested": "follow_up",
+            "allowed": ["lymphodepletion", "off_study", "withdrawn", "deceased"],
+        },
+    )
+    assert _refusal("withdrawn", "screening") == (
+        "The recipient is WITHDRAWN (which is final): the status cannot become SCREENING. "
+        "Nothing more can change: the recipient has left the study.",
+        {"current_status": "withdrawn", "requested": "screening", "allowed": []},
+    )
+    assert _refusal("lymphodepletion", "infused") == (
+        "A recipient becomes INFUSED only when the infusion is recorded after the two-person "
+        "bedside check; record the infusion instead of changing the status. The recipient is "
+        "LYMPHODEPLETION. Allowed now: off_study, withdrawn, deceased.",
+        {
+            "current_status": "lymphodepletion",
+            "requested": "infused",
+            "allowed": ["off_study", "withdrawn", "deceased"],
+        },
+    )
+    assert _refusal("screening", "cured") == (
+        "'cured' is not a recipient status. Statuses are: screening, enrolled, lymphodepletion, "
+        "infused, follow_up, long_term_follow_up, off_study, withdrawn, deceased.",
+        {
+            "current_status": "screening",
+            "requested": "cured",
+            "allowed": ["enrolled", "off_study", "withdrawn", "deceased"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "number", "after"),
+    [
+        ("lymphodepletion", 1, "infused"),
+        ("infused", 2, "infused"),
+        ("follow_up", 2, "follow_up"),
+    ],
+)
+def test_the_status_after_each_infusion(current, number, after):
+    assert schedule.status_after_infusion(current, number) == after
+
+
+@pytest.mark.parametrize(
+    ("current", "number", "message"),
+    [
+        (
+            "enrolled",
+            1,
+            "Infusion 1 cannot be recorded for a recipient who is ENROLLED; the recipient must be "
+            "LYMPHODEPLETION.",
+        ),
+        (
+            "lymphodepletion",
+            2,
+            "Infusion 2 cannot be recorded for a recipient who is LYMPHODEPLETION; the recipient "
+            "must be FOLLOW UP or INFUSED.",
+        ),
+        (
+            "follow_up",
+            3,
+            "Infusion 3 cannot be recorded for a recipient who is FOLLOW UP; the recipient must "
+            "be on the study.",
+        ),
+    ],
+)
+def test_an_infusion_out_of_turn_is_refused_in_these_words(current, number, message):
+    with pytest.raises(IllegalTransition) as refused:
+        schedule.status_after_infusion(current, number)
+    assert refused.value.message == message
+    assert refused.value.details == {"current_status": current, "infusion_number": number}
+
+
+# --- the calendar, written out ----------------------------------------------------------------
+
+
+def test_a_whole_calendar_written_out_day_by_day():
+    # Day 0 = 2 March 2026; discharged on day 10; infusion 2 ordered but not given; today day 30.
+    items = calendar(
+        DAY0,
+        _day(30),
+        second_infusion_ordered=True,
+        discharged_on=_day(10),
+        infusions={1: DAY0},
+    )
+    rows = [(i.kind, i.title, i.due_from, i.due_to, i.status) for i in items]
+    d = date
+    assert rows[:9] == [
+        ("infusion_1", "Infusion 1 (day 0)", d(2026, 3, 2), d(2026, 3, 2), "done"),
+        ("infusion_2", "Infusion 2 (day 7)", d(2026, 3, 9), d(2026, 3, 9), "overdue"),
+        ("clinic_visit", "Clinic visit (day 14)", d(2026, 3, 16), d(2026, 3, 16), "past"),
+        ("clinic_visit", "Clinic visit (day 21)", d(2026, 3, 23), d(2026, 3, 23), "past"),
+        # Same day: the biopsy window (day 28-35) sorts before the visit by kind.
+        (
+            "bone_marrow_biopsy",
+            "Bone-marrow biopsy (day 28-35)",
+            d(2026, 3, 30),
+            d(2026, 4, 6),
+            "due",
+        ),
+        ("clinic_visit", "Clinic visit (day 28)", d(2026, 3, 30), d(2026, 3, 30), "past"),
+        ("clinic_visit", "Clinic visit (day 35)", d(2026, 4, 6), d(2026, 4, 6), "upcoming"),
+        # Day 365 = 2 March 2027, ± 14 days.
+        (
+            "end_of_study",
+            "End-of-study visit (day 365)",
+            d(2027, 2, 16),
+            d(2027, 3, 16),
+            "upcoming",
+        ),
+        # Year 2 = 2 March 2028 (a leap year: 30 days before is 1 February), ± 30 days.
+        (
+            "long_term_follow_up",
+            "Long-term follow-up, year 2",
+            d(2028, 2, 1),
+            d(2028, 4, 1),
+            "upcoming",
+        ),
+    ]
+    assert len(rows) == 9 + 13  # years 2 to 15
+    assert rows[-1] == (
+        "long_term_follow_up",
+        "Long-term follow-up, year 15",
+        d(2041, 1, 31),
+        d(2041, 4, 1),
+        "upcoming",
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [(6, "upcoming"), (7, "due"), (8, "overdue")],
+)
+def test_infusion_2_is_due_on_day_7_exactly(today, status):
+    items = calendar(DAY0, _day(today), second_infusion_ordered=True, infusions={1: DAY0})
+    item = _one(items, "infusion_2")
+    assert (item.title, item.due_from, item.due_to, item.status) == (
+        "Infusion 2 (day 7)",
+        _day(7),
+        _day(7),
+        status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [(350, "upcoming"), (351, "due"), (379, "due"), (380, "past")],
+)
+def test_the_end_of_study_window_is_day_365_plus_minus_14_days(today, status):
+    item = _one(calendar(DAY0, _day(today)), "end_of_study")
+    assert (item.due_from, item.due_to, item.status) == (_day(351), _day(379), status)
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [
+        (date(2028, 1, 31), "upcoming"),
+        (date(2028, 2, 1), "due"),
+        (date(2028, 4, 1), "due"),
+        (date(2028, 4, 2), "past"),
+    ],
+)
+def test_a_yearly_follow_up_window_is_its_anniversary_plus_minus_30_days(today, status):
+    year2 = _by_kind(calendar(DAY0, today), "long_term_follow_up")[0]
+    assert (year2.due_from, year2.due_to, year2.status) == (
+        date(2028, 2, 1),
+        date(2028, 4, 1),
+        status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("discharge_day", "visit_days"),
+    [(6, [7, 14, 21, 28, 35]), (7, [14, 21, 28, 35]), (34, [35]), (35, [])],
+)
+def test_clinic_visits_follow_a_discharge_before_day_35_exactly(discharge_day, visit_days):
+    items = calendar(DAY0, _day(1), discharged_on=_day(discharge_day))
+    assert [(v.due_from, v.due_to) for v in _by_kind(items, "clinic_visit")] == [
+        (_day(d), _day(d)) for d in visit_days
+    ]
+
+
+def test_an_item_starting_on_the_transplant_day_stays_on_the_calendar():
+    # Transplant on day 28, the first day of the biopsy window: the biopsy stays; the visit at
+    # day 365, which starts after the transplant, goes.
+    on_day28 = calendar(DAY0, _day(29), transplant_on=_day(28))
+    assert _by_kind(on_day28, "bone_marrow_biopsy") != []
+    on_day27 = calendar(DAY0, _day(29), transplant_on=_day(27))
+    assert _by_kind(on_day27, "bone_marrow_biopsy") == []
+    assert _by_kind(on_day28, "end_of_study") == []
+
+
+def test_the_post_transplant_sample_taken_is_done_in_its_window():
+    transplant = _day(60)
+    items = calendar(DAY0, _day(61), transplant_on=transplant, sample_collected_on=_day(90))
+    sample = _one(items, "post_transplant_sample")
+    assert (sample.title, sample.due_from, sample.due_to, sample.status) == (
+        "Post-transplant blood sample (about 30 days after the transplant of 2026-05-01); the "
+        "recipient then leaves the study",
+        date(2026, 5, 24),
+        date(2026, 6, 7),
+        "done",
+    )
+
+
+def test_before_day0_an_infusion_1_on_record_is_done():
+    (item,) = calendar(None, date(2026, 1, 1), infusions={1: date(2025, 12, 30)})
+    assert (item.title, item.status) == ("Infusion 1 (day 0): not yet scheduled", "done")
+    (item,) = calendar(None, date(2026, 1, 1), infusions={2: date(2025, 12, 30)})
+    assert item.status == "upcoming"
