@@ -126,80 +126,91 @@ class Permission:
 
 
 T, Q, N, A = Role.TECHNICIAN, Role.QA, Role.NURSE, Role.ADMIN
-EVERYONE = frozenset(Role)
 _NONE, _RECIPIENT, _SHIPMENT = SiteScope.NONE, SiteScope.RECIPIENT, SiteScope.SHIPMENT
-
-
-def _read(*roles: Role, **facts) -> Permission:
-    return Permission(frozenset(roles), writes=False, **facts)
-
-
-def _write(*roles: Role, **facts) -> Permission:
-    return Permission(frozenset(roles), writes=True, **facts)
 
 
 # The table itself: written out, one line per use case, so a review reads it whole.
 PERMISSIONS: Mapping[UseCase, Permission] = {
     UseCase.SIGN_IN: Permission(frozenset(), writes=True, site_scope=_NONE, public=True),
     UseCase.SIGN_OUT: Permission(frozenset(), writes=True, site_scope=_NONE, public=True),
-    UseCase.READ_OWN_ACCOUNT: _read(T, Q, N, A, site_scope=_NONE),
-    UseCase.MANAGE_USERS: _write(A, site_scope=_NONE),
-    UseCase.READ_RECORDS: _read(T, Q, N, A),
-    UseCase.READ_ISBT128: _read(T, Q, N, A, site_scope=_NONE),
-    UseCase.LOOK_UP_SCAN: _read(T, Q, N, A),
-    UseCase.READ_DONORS: _read(T, Q, A),
-    UseCase.REGISTER_DONOR: _write(T, Q, A),
-    UseCase.RECORD_DONOR_TEST: _write(T, Q, A),
-    UseCase.DETERMINE_ELIGIBILITY: _write(Q, A),
-    UseCase.ISSUE_DIN: _write(T, A),
-    UseCase.RECORD_COLLECTION: _write(T, A),
-    UseCase.RECEIVE_COLLECTION: _write(T, A),
-    UseCase.MAKE_LOT: _write(T, A),
-    UseCase.RECORD_BATCH_STEP: _write(T, A),
-    UseCase.PERFORM_BATCH_STEP: _write(T, A),
-    UseCase.FILL_BAGS: _write(T, A),
-    UseCase.DIVIDE_BAG: _write(T, A),
-    UseCase.DRAFT_SPECIFICATION: _write(Q, A, site_scope=_NONE),
-    UseCase.APPROVE_SPECIFICATION: _write(Q, site_scope=_NONE),
-    UseCase.ENTER_RESULT: _write(T, Q, A),
-    UseCase.CORRECT_RESULT: _write(T, Q, A),
-    UseCase.RECORD_INVESTIGATION: _write(T, Q, A),
-    UseCase.SIGN_DISPOSITION: _write(Q),
-    UseCase.ACKNOWLEDGE_ALERT: _write(Q, patient_data=True),
-    UseCase.USE_SCAN_STATION: _read(T, Q, A),
-    UseCase.SCAN: _write(T, Q, N, A),
-    UseCase.CREATE_LOCATION: _write(T, A),
-    UseCase.CREATE_SHIPMENT: _write(T, A, site_scope=_SHIPMENT),
-    UseCase.DISPATCH_SHIPMENT: _write(T, A, site_scope=_SHIPMENT),
-    UseCase.IMPORT_TEMPERATURES: _write(T, A, site_scope=_SHIPMENT),
-    UseCase.RECORD_DISCREPANCY: _write(T, N, A, site_scope=_SHIPMENT),
-    UseCase.RECEIVE_SHIPMENT: _write(T, N, A, site_scope=_SHIPMENT),
-    UseCase.PRINT_LABELS: _write(T, Q, A),
-    UseCase.REPRINT_LABEL: _write(Q, A),
-    UseCase.VOID_LABEL: _write(T, Q, A),
-    UseCase.APPLY_LABEL: _write(T, Q, A),
-    UseCase.APPROVE_LABEL_TEMPLATE: _write(Q, site_scope=_NONE),
-    UseCase.CONFIGURE_TRIAL: _write(A, site_scope=_NONE),
-    UseCase.READ_RECIPIENTS: _read(T, Q, N, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.REGISTER_RECIPIENT: _write(N, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.UPDATE_RECIPIENT: _write(N, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.COLLECT_SAMPLE: _write(N, site_scope=_RECIPIENT),
-    UseCase.DISPATCH_SAMPLE: _write(N, site_scope=_RECIPIENT),
-    UseCase.RECEIVE_SAMPLE: _write(T),
-    UseCase.ALLOCATE: _write(Q, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.DEALLOCATE: _write(Q, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.USE_BEDSIDE: _read(N, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.VERIFY_AT_BEDSIDE: _write(N, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.START_INFUSION: _write(N, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.COMPLETE_INFUSION: _write(N, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.LOOKBACK: _read(Q, A, patient_data=True),
-    UseCase.READ_RECALLS: _read(T, Q, A, patient_data=True),
-    UseCase.RAISE_RECALL: _write(Q, patient_data=True),
-    UseCase.LIFT_RECALL: _write(Q, patient_data=True),
-    UseCase.EXPORT_FHIR_DISPENSES: _read(Q, N, A, patient_data=True, site_scope=_RECIPIENT),
-    UseCase.READ_OVERVIEW: _read(T, Q, A),
-    UseCase.REVIEW_AUDIT_TRAIL: _read(Q, A, site_scope=_NONE),
-    UseCase.CHECK_AUDIT_TRAIL: _write(A, site_scope=_NONE),
+    UseCase.READ_OWN_ACCOUNT: Permission(frozenset({T, Q, N, A}), writes=False, site_scope=_NONE),
+    UseCase.MANAGE_USERS: Permission(frozenset({A}), writes=True, site_scope=_NONE),
+    UseCase.READ_RECORDS: Permission(frozenset({T, Q, N, A}), writes=False),
+    UseCase.READ_ISBT128: Permission(frozenset({T, Q, N, A}), writes=False, site_scope=_NONE),
+    UseCase.LOOK_UP_SCAN: Permission(frozenset({T, Q, N, A}), writes=False),
+    UseCase.READ_DONORS: Permission(frozenset({T, Q, A}), writes=False),
+    UseCase.REGISTER_DONOR: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.RECORD_DONOR_TEST: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.DETERMINE_ELIGIBILITY: Permission(frozenset({Q, A}), writes=True),
+    UseCase.ISSUE_DIN: Permission(frozenset({T, A}), writes=True),
+    UseCase.RECORD_COLLECTION: Permission(frozenset({T, A}), writes=True),
+    UseCase.RECEIVE_COLLECTION: Permission(frozenset({T, A}), writes=True),
+    UseCase.MAKE_LOT: Permission(frozenset({T, A}), writes=True),
+    UseCase.RECORD_BATCH_STEP: Permission(frozenset({T, A}), writes=True),
+    UseCase.PERFORM_BATCH_STEP: Permission(frozenset({T, A}), writes=True),
+    UseCase.FILL_BAGS: Permission(frozenset({T, A}), writes=True),
+    UseCase.DIVIDE_BAG: Permission(frozenset({T, A}), writes=True),
+    UseCase.DRAFT_SPECIFICATION: Permission(frozenset({Q, A}), writes=True, site_scope=_NONE),
+    UseCase.APPROVE_SPECIFICATION: Permission(frozenset({Q}), writes=True, site_scope=_NONE),
+    UseCase.ENTER_RESULT: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.CORRECT_RESULT: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.RECORD_INVESTIGATION: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.SIGN_DISPOSITION: Permission(frozenset({Q}), writes=True),
+    UseCase.ACKNOWLEDGE_ALERT: Permission(frozenset({Q}), writes=True, patient_data=True),
+    UseCase.USE_SCAN_STATION: Permission(frozenset({T, Q, A}), writes=False),
+    UseCase.SCAN: Permission(frozenset({T, Q, N, A}), writes=True),
+    UseCase.CREATE_LOCATION: Permission(frozenset({T, A}), writes=True),
+    UseCase.CREATE_SHIPMENT: Permission(frozenset({T, A}), writes=True, site_scope=_SHIPMENT),
+    UseCase.DISPATCH_SHIPMENT: Permission(frozenset({T, A}), writes=True, site_scope=_SHIPMENT),
+    UseCase.IMPORT_TEMPERATURES: Permission(frozenset({T, A}), writes=True, site_scope=_SHIPMENT),
+    UseCase.RECORD_DISCREPANCY: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
+    UseCase.RECEIVE_SHIPMENT: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
+    UseCase.PRINT_LABELS: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.REPRINT_LABEL: Permission(frozenset({Q, A}), writes=True),
+    UseCase.VOID_LABEL: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.APPLY_LABEL: Permission(frozenset({T, Q, A}), writes=True),
+    UseCase.APPROVE_LABEL_TEMPLATE: Permission(frozenset({Q}), writes=True, site_scope=_NONE),
+    UseCase.CONFIGURE_TRIAL: Permission(frozenset({A}), writes=True, site_scope=_NONE),
+    UseCase.READ_RECIPIENTS: Permission(
+        frozenset({T, Q, N, A}), False, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.REGISTER_RECIPIENT: Permission(
+        frozenset({N, A}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.UPDATE_RECIPIENT: Permission(
+        frozenset({N, A}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.COLLECT_SAMPLE: Permission(frozenset({N}), writes=True, site_scope=_RECIPIENT),
+    UseCase.DISPATCH_SAMPLE: Permission(frozenset({N}), writes=True, site_scope=_RECIPIENT),
+    UseCase.RECEIVE_SAMPLE: Permission(frozenset({T}), writes=True),
+    UseCase.ALLOCATE: Permission(
+        frozenset({Q, A}), writes=True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.DEALLOCATE: Permission(
+        frozenset({Q, A}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.USE_BEDSIDE: Permission(
+        frozenset({N}), False, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.VERIFY_AT_BEDSIDE: Permission(
+        frozenset({N}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.START_INFUSION: Permission(
+        frozenset({N}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.COMPLETE_INFUSION: Permission(
+        frozenset({N}), True, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.LOOKBACK: Permission(frozenset({Q, A}), writes=False, patient_data=True),
+    UseCase.READ_RECALLS: Permission(frozenset({T, Q, A}), writes=False, patient_data=True),
+    UseCase.RAISE_RECALL: Permission(frozenset({Q}), writes=True, patient_data=True),
+    UseCase.LIFT_RECALL: Permission(frozenset({Q}), writes=True, patient_data=True),
+    UseCase.EXPORT_FHIR_DISPENSES: Permission(
+        frozenset({Q, N, A}), False, patient_data=True, site_scope=_RECIPIENT
+    ),
+    UseCase.READ_OVERVIEW: Permission(frozenset({T, Q, A}), writes=False),
+    UseCase.REVIEW_AUDIT_TRAIL: Permission(frozenset({Q, A}), writes=False, site_scope=_NONE),
+    UseCase.CHECK_AUDIT_TRAIL: Permission(frozenset({A}), writes=True, site_scope=_NONE),
 }
 
 

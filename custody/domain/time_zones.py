@@ -16,12 +16,12 @@ MOMENT_FORMAT = "YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS"
 
 
 def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`; a name no zone has is refused (a record's zone, mistyped)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationFailed(
-            f"{name!r} is not a known time zone; set the facility time zone to an IANA name "
-            "such as 'Europe/London' before printing the certificate.",
+            f"{name!r} is not a known time zone: use an IANA name such as 'Europe/London'.",
             field="timezone",
         ) from exc
 
