@@ -22,6 +22,9 @@ from custody.domain.permissions import UseCase, roles_for
 PASSED = "passed"
 INCOMPLETE = "incomplete"
 STOPPED = "stopped"
+# A read failed (a garbled scan, a wrong check character K): scan again. Not a stop, which is
+# for a true mismatch: the wrong patient or bag, an unknown identifier, a product not usable.
+UNREADABLE = "unreadable"
 
 # The two checks nurses can still put right at the bedside; every other failure stops.
 COMPLETABLE = frozenset({"eligibility_warnings", "second_verifier"})
@@ -37,6 +40,11 @@ class Check:
     check: str
     passed: bool
     message: str
+    # False when the check could not run because something it needs is missing; such a line
+    # repeats no finding of its own, so a stop lists only the checks that ran and failed.
+    checked: bool = True
+    # True when the check failed because a read failed: the remedy is to scan again.
+    rescan: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,9 @@ class BedsideFacts:
     warnings_acknowledged: bool
     second_verifier: SecondVerifierFacts
     zone: tzinfo = UTC
+    # The bag's scan could not be read (garbled, a wrong K, not a bag's label, a DIN without its
+    # product code), as against read and naming no bag known here.
+    bag_unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,28 +147,45 @@ class NotChecked(Exception):
     """A check's precondition is missing; the message says why it could not be checked."""
 
 
+class ScanAgain(Exception):
+    """A read failed; the message says what to scan again."""
+
+
 def evaluate(facts: BedsideFacts) -> Verdict:
-    """Every check in order, then the outcome: passed, incomplete or stopped."""
+    """Every check in order, then the outcome: passed, incomplete, unreadable or stopped."""
     checks = tuple(_run(name, rule, facts) for name, rule in CHECKS)
     warnings = tuple(eligibility.warnings_for(facts.bag.determination)) if facts.bag else ()
     return Verdict(checks, *outcome_of(checks), warnings)
 
 
 def outcome_of(checks: tuple[Check, ...]) -> tuple[str, str | None]:
-    """(outcome, stop reason): a stop names the first failed check's message."""
+    """(outcome, stop reason): a stop names the first failed check's message.
+
+    Checks that could not run say nothing of their own: the outcome follows the checks that
+    ran. When every one of those that failed is a failed read, the answer is "scan again".
+    """
     failed = [c for c in checks if not c.passed]
     if not failed:
         return PASSED, None
+    ran = [c for c in failed if c.checked]
+    # The two checks nurses complete at the bedside are no mismatch: they wait.
+    mismatches = [c for c in ran if not c.rescan and c.check not in COMPLETABLE]
+    rescans = [c for c in ran if c.rescan]
+    if rescans and not mismatches:
+        return UNREADABLE, rescans[0].message
     if all(c.check in COMPLETABLE for c in failed):
         return INCOMPLETE, None
-    return STOPPED, failed[0].message
+    # A stop names the first true mismatch, ahead of any read that failed beside it.
+    return STOPPED, (mismatches or failed)[0].message
 
 
 def _run(name: str, rule: Callable[[BedsideFacts], tuple[bool, str]], facts) -> Check:
     try:
         passed, message = rule(facts)
     except NotChecked as missing:
-        return Check(name, False, f"Not checked: {missing}")
+        return Check(name, False, f"Not checked: {missing}", checked=False)
+    except ScanAgain as unread:
+        return Check(name, False, str(unread), rescan=True)
     return Check(name, passed, message)
 
 
@@ -196,12 +224,18 @@ def _time(moment: datetime, zone: tzinfo) -> str:
 
 def _wristband(f: BedsideFacts) -> tuple[bool, str]:
     if f.wristband is None:
-        return False, f"STOP: the wristband could not be read. {f.wristband_error or ''}".strip()
+        raise ScanAgain(
+            f"The wristband could not be read: scan it again. {f.wristband_error or ''}".strip()
+        )
     w = f.wristband
     return True, f"Wristband read: patient number {w.patient_number}, born {w.birth_date}."
 
 
 def _bag_label(f: BedsideFacts) -> tuple[bool, str]:
+    if f.bag is None and f.bag_unreadable:
+        raise ScanAgain(
+            f"The bag label could not be read: scan it again. {f.bag_error or ''}".strip()
+        )
     if f.bag is None:
         return False, f"STOP: the bag label could not be used. {f.bag_error or ''}".strip()
     return True, f"Bag {f.bag.code} of lot {f.bag.lot_number} is known."
@@ -214,7 +248,10 @@ def _recipient_identity(f: BedsideFacts) -> tuple[bool, str]:
     w = f.wristband
     who = f"{recipient.name} ({recipient.subject_id}), born {recipient.birth_date}"
     if (w.patient_number, w.birth_date) == (recipient.hospital_record_number, recipient.birth_date):
-        return True, f"The wristband is {who}'s, patient number {w.patient_number}."
+        return True, (
+            f"The wristband is {recipient.name}'s ({recipient.subject_id}, born "
+            f"{recipient.birth_date}), patient number {w.patient_number}."
+        )
     differs = []
     if w.patient_number != recipient.hospital_record_number:
         differs.append(f"patient number {w.patient_number}")
@@ -279,6 +316,11 @@ def _recipient_on_study(f: BedsideFacts) -> tuple[bool, str]:
         )
     number = f.allocation.infusion_number if f.allocation else None
     ready = schedule.INFUSION_FROM.get(number, frozenset())
+    if number is not None and not ready:
+        return False, (
+            f"STOP: the protocol has no infusion {number}. Do not infuse; check the infusion "
+            "order with the investigator."
+        )
     if number is not None and status not in ready:
         expected = " or ".join(sorted(s.replace("_", " ") for s in ready))
         return False, (

@@ -7,7 +7,8 @@ A keyboard-wedge scanner types whatever the symbol holds, so one field takes all
 - a DIN typed by hand with its boxed check character K, optionally followed by the product code
   (`W999926000001 B D0001VA0`); a wrong K is refused;
 - a bag's public code as the API and URLs show it (`W999926000001-D0001VA0`);
-- a location barcode (`LOC-…`) or a shipment barcode (`SHP-…`).
+- a location barcode (`LOC-…`) or a shipment barcode (`SHP-…`);
+- a scan station's command barcode (`CMD-STORE`, … from the printed command sheet).
 
 Pure Python: the services look the result up in the database.
 """
@@ -23,6 +24,9 @@ from custody.domain.errors import InvalidBarcode
 
 LOCATION_PREFIX = "LOC-"
 SHIPMENT_PREFIX = "SHP-"
+COMMAND_PREFIX = "CMD-"
+# What a scan station can be told by barcode, so a gloved hand never needs the screen.
+STATION_COMMANDS = ("STORE", "MOVE", "RETRIEVE", "PACK", "RECEIVE", "DISCARD", "DONE")
 _OWN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,38}$")
 _BAG_CODE = re.compile(r"^([A-NP-Z1-9][A-Z0-9]{12})-([A-Z][A-Z0-9]{4}[A-Z0-9][A-Za-z0-9]{2})$")
 # Typed DIN + K, then the product code; only the division's second level is lower case (`Aa`).
@@ -34,13 +38,15 @@ MAX_SCAN = 500
 
 @dataclass(frozen=True)
 class ScanTarget:
-    """What was scanned. `kind` is bag, din, location or shipment."""
+    """What was scanned. `kind` is bag, din, location, shipment or command."""
 
     kind: str
     raw: str
     din: str | None = None
     product_code: str | None = None
     code: str | None = None
+    # Typed by hand (DIN with its check character K), not read by a scanner.
+    typed: bool = False
 
     @property
     def bag_code(self) -> str | None:
@@ -82,16 +88,27 @@ def read_scan(raw: object) -> ScanTarget:
     if text[0] in "=&":
         return _from_isbt128(raw, text)
     upper = text.upper()
+    if upper.startswith(COMMAND_PREFIX) and upper[len(COMMAND_PREFIX) :] in STATION_COMMANDS:
+        return ScanTarget(kind="command", raw=raw, code=upper)
     for prefix, kind in ((LOCATION_PREFIX, "location"), (SHIPMENT_PREFIX, "shipment")):
         if upper.startswith(prefix) and _OWN_CODE.match(upper):
             return ScanTarget(kind=kind, raw=raw, code=upper)
-    if match := _BAG_CODE.match(text):
+    if match := _BAG_CODE.match(_case_of_bag_code(text)):
         din = isbt128.validate_din(match.group(1))
         return _bag(raw, din, isbt128.encode_product_code(match.group(2))[2:])
     if match := _TYPED.match(text):
         din = isbt128.validate_keyed_din(match.group(1).upper())
-        return _bag(raw, din, isbt128.encode_product_code(_typed_product(match.group(2)))[2:])
-    return ScanTarget(kind="din", raw=raw, din=isbt128.validate_keyed_din(text))
+        product = isbt128.encode_product_code(_typed_product(match.group(2)))[2:]
+        return ScanTarget(kind="bag", raw=raw, din=din, product_code=product, typed=True)
+    din = isbt128.validate_keyed_din(text.upper())
+    return ScanTarget(kind="din", raw=raw, din=din, typed=True)
+
+
+def _case_of_bag_code(text: str) -> str:
+    """A bag code read whatever its case: the DIN and product code upper-cased, except the
+    second-level division letter, the one lower-case character a product code has."""
+    din, dash, product = text.partition("-")
+    return f"{din.upper()}{dash}{_typed_product(product)}" if dash and len(product) == 8 else text
 
 
 def _typed_product(typed: str) -> str:

@@ -12,12 +12,14 @@ from custody.domain.bedside_checks import (
     AllocationFacts,
     BagFacts,
     BedsideFacts,
+    Check,
     RecipientFacts,
     SecondVerifierFacts,
     ThawFacts,
     WristbandFacts,
     evaluate,
     next_infusion,
+    outcome_of,
 )
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
@@ -293,7 +295,7 @@ def test_every_check_says_what_it_found_when_all_pass():
         "bag_label": (True, "Bag W999926000001-D0001VA0 of lot LT-1 is known."),
         "recipient_identity": (
             True,
-            "The wristband is Ada Example (CAR33-001), born 1961-02-03's, patient number "
+            "The wristband is Ada Example's (CAR33-001, born 1961-02-03), patient number "
             "MRN0000042.",
         ),
         "allocation": (
@@ -380,11 +382,6 @@ def test_a_recalled_product_stops():
 @pytest.mark.parametrize(
     ("changes", "failed", "reason"),
     [
-        (
-            {"wristband": None, "wristband_error": None},
-            ["wristband", "recipient_identity"],
-            "STOP: the wristband could not be read.",
-        ),
         (
             {"wristband": WristbandFacts("MRN0000042", date(1961, 2, 4))},
             ["recipient_identity"],
@@ -541,11 +538,58 @@ def test_each_stop_says_exactly_why(changes, failed, reason):
     assert _stop(**changes) == (failed, reason)
 
 
-def test_an_unread_wristband_error_is_quoted_after_the_stop():
+def test_a_read_that_failed_asks_to_scan_again_and_is_no_stop():
     verdict = evaluate(_facts(wristband=None, wristband_error="That is not a wristband."))
-    assert verdict.stop_reason == "STOP: the wristband could not be read. That is not a wristband."
+    assert (verdict.outcome, verdict.stop_reason) == (
+        "unreadable",
+        "The wristband could not be read: scan it again. That is not a wristband.",
+    )
+    wristband = _check(verdict, "wristband")
+    assert (wristband.passed, wristband.checked, wristband.rescan) == (False, True, True)
+    # The identity check could not run: it is not a finding of its own.
+    identity = _check(verdict, "recipient_identity")
+    assert (identity.passed, identity.checked, identity.rescan) == (False, False, False)
+    unread = evaluate(_facts(wristband=None, wristband_error=None))
+    assert unread.stop_reason == "The wristband could not be read: scan it again."
+    bag = evaluate(
+        _facts(bag=None, bag_error="Wrong check character.", bag_unreadable=True, recipient=None)
+    )
+    assert (bag.outcome, bag.stop_reason) == (
+        "unreadable",
+        "The bag label could not be read: scan it again. Wrong check character.",
+    )
+    assert [c.check for c in bag.checks if not c.passed and c.checked] == ["bag_label"]
+
+
+def test_a_label_read_but_naming_no_bag_known_here_is_a_stop():
     verdict = evaluate(_facts(bag=None, bag_error="No bag W9 is known.", recipient=None))
+    assert verdict.outcome == "stopped"
     assert verdict.stop_reason == "STOP: the bag label could not be used. No bag W9 is known."
+    assert _check(verdict, "bag_label").rescan is False
+
+
+def test_a_true_mismatch_beside_a_failed_read_is_still_a_stop():
+    expired = _bag(expires_at=NOW)
+    verdict = evaluate(_facts(wristband=None, wristband_error=None, bag=expired))
+    assert verdict.outcome == "stopped"
+    assert (
+        verdict.stop_reason == "STOP: the product expired at 2026-03-14 09:30 UTC. Do not infuse."
+    )
+
+
+def test_the_outcome_follows_only_the_checks_that_ran():
+    ran_and_read = Check("wristband", False, "scan", rescan=True)
+    not_run = Check("lot_released", False, "Not checked: no bag", checked=False)
+    assert outcome_of((ran_and_read, not_run)) == ("unreadable", "scan")
+    assert outcome_of((not_run,)) == ("stopped", "Not checked: no bag")
+    second = Check("second_verifier", False, "second nurse")
+    assert outcome_of((second, not_run)) == ("stopped", "second nurse")
+    assert outcome_of((second,)) == ("incomplete", None)
+    # A failed read beside the checks still waiting for the nurses is read again first.
+    assert outcome_of((ran_and_read, second, not_run)) == ("unreadable", "scan")
+    mismatch = Check("product_expiry", False, "expired")
+    assert outcome_of((ran_and_read, second, mismatch)) == ("stopped", "expired")
+    assert outcome_of((Check("wristband", True, "ok"),)) == ("passed", None)
 
 
 @pytest.mark.parametrize(
@@ -583,9 +627,10 @@ def test_an_unread_wristband_error_is_quoted_after_the_stop():
 def test_a_check_that_cannot_be_made_fails_and_says_why(changes, check, message):
     verdict = evaluate(_facts(**changes))
     found = _check(verdict, check)
-    assert found.passed is False
+    assert (found.passed, found.checked) == (False, False)
     assert found.message == message
-    assert verdict.outcome == "stopped"
+    # An unreadable wristband asks to scan again; anything else missing stops.
+    assert verdict.outcome == ("unreadable" if "wristband" in changes else "stopped")
 
 
 @pytest.mark.parametrize(
@@ -659,4 +704,7 @@ def test_an_infusion_the_protocol_does_not_have_is_never_given():
     verdict = evaluate(_facts(allocation=AllocationFacts(3, 2, "DL2")))
     assert _failed(verdict) == ["infusion_number", "recipient_on_study"]
     check = _check(verdict, "recipient_on_study")
-    assert check.message.startswith("STOP: CAR33-001 is lymphodepletion; infusion 3 is given only")
+    assert check.message == (
+        "STOP: the protocol has no infusion 3. Do not infuse; check the infusion order with the "
+        "investigator."
+    )

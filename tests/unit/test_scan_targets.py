@@ -96,8 +96,22 @@ CET = timezone(timedelta(hours=1), "CET")
             f"X{DIN[1:]}-{PRODUCT}",
             ScanTarget("bag", f"X{DIN[1:]}-{PRODUCT}", f"X{DIN[1:]}", PRODUCT),
         ),
-        (f"{DIN}{K} {PRODUCT}", ScanTarget("bag", f"{DIN}{K} {PRODUCT}", DIN, PRODUCT)),
-        (f"{DIN} {K}", ScanTarget("din", f"{DIN} {K}", DIN)),
+        (
+            f"{DIN}{K} {PRODUCT}",
+            ScanTarget("bag", f"{DIN}{K} {PRODUCT}", DIN, PRODUCT, typed=True),
+        ),
+        (f"{DIN} {K}", ScanTarget("din", f"{DIN} {K}", DIN, typed=True)),
+        # Typed in lower case: read as upper case, the check character K still checked.
+        (
+            f"{DIN.lower()}{K.lower()} {PRODUCT.lower()}",
+            ScanTarget(
+                "bag", f"{DIN.lower()}{K.lower()} {PRODUCT.lower()}", DIN, PRODUCT, typed=True
+            ),
+        ),
+        (
+            f"{DIN.lower()}-{PRODUCT.lower()}",
+            ScanTarget("bag", f"{DIN.lower()}-{PRODUCT.lower()}", DIN, PRODUCT),
+        ),
         ("LOC-LN2-01-R01", ScanTarget("location", "LOC-LN2-01-R01", code="LOC-LN2-01-R01")),
         ("shp-2026-0001", ScanTarget("shipment", "shp-2026-0001", code="SHP-2026-0001")),
         # A product code ending 99 takes its division from the "=," barcode read with it.
