@@ -63,6 +63,8 @@ class BedsideVerification(Base):
     # The named checks and their results, as JSON: [{"check", "passed", "message"}, ...].
     checks: Mapped[str] = mapped_column(Text)
     station: Mapped[str | None] = mapped_column(String(64))
+    # Why the bag's label was typed by hand instead of scanned (damaged label, scanner down).
+    typed_reason: Mapped[str | None] = mapped_column(Text)
 
     bag: Mapped[Bag | None] = relationship()  # noqa: F821
     recipient: Mapped[Recipient | None] = relationship()  # noqa: F821

@@ -175,6 +175,8 @@ class CustodyEvent(Base):
 
     __table_args__ = (
         Index("ix_custody_events_bag_time", "bag_id", "occurred_at"),
+        # A station's log of the day reads its own events only.
+        Index("ix_custody_events_station_time", "station", "occurred_at"),
         CheckConstraint("bag_id IS NOT NULL OR donation_id IS NOT NULL", name="bag_or_donation"),
     )
 

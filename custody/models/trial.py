@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from custody.models.base import Base, enum_type, utcnow
@@ -184,6 +184,8 @@ class Infusion(Base):
     ended_at: Mapped[datetime | None]
     volume_ml: Mapped[float | None]
     reactions: Mapped[str] = mapped_column(default="")
+    # Why the infusion was stopped before the bag was empty; None when it ran to its end.
+    interruption_reason: Mapped[str | None] = mapped_column(Text)
     first_verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     second_verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # The passed bedside verification this infusion followed (one infusion per verification).

@@ -23,11 +23,17 @@ def bag_from_scan(raw: str, *, lock: bool = False) -> tuple[Bag, ScanTarget]:
     target = read_scan(raw)
     if target.kind == "din":
         bags = db.session.scalars(select(Bag).where(Bag.din == target.din).limit(2)).all()
-        if len(bags) != 1:
+        if not bags:
+            raise NotFound(
+                f"No bag with DIN {isbt128.eye_readable_din(target.din)} is known here. Check "
+                "that the label belongs to this lab; do not use an unknown bag.",
+                din=target.din,
+            )
+        if len(bags) > 1:
             raise InvalidBarcode(
                 f"DIN {isbt128.eye_readable_din(target.din)} alone does not say which bag: "
-                f"{'no bag carries it' if not bags else 'several bags share it'}. Scan the "
-                "bag's 2-D code, or type the DIN, its check character and the product code.",
+                "several bags share it. Scan the product code barcode too, the bag's 2-D code, "
+                "or type the DIN, its check character and the product code.",
                 din=target.din,
                 rule="a bag is identified by DIN and product code",
             )

@@ -24,8 +24,16 @@ from sqlalchemy import select
 
 from custody.domain import bedside_checks as rules
 from custody.domain import eligibility
-from custody.domain.errors import AuthenticationFailed, DomainError, Forbidden, NotFound
+from custody.domain.errors import (
+    AuthenticationFailed,
+    DomainError,
+    Forbidden,
+    InvalidBarcode,
+    NotFound,
+    ValidationFailed,
+)
 from custody.domain.permissions import UseCase, allows
+from custody.domain.scan_targets import read_scan
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import (
@@ -52,6 +60,7 @@ from custody.services.core.transactions import write
 from custody.services.quality.release_signature import release_holds
 
 MAX_STORED_SCAN = 200
+MAX_TYPED_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class VerificationRequest:
     second_verifier: Credentials | Mapping | None = None
     warnings_acknowledged: bool = False
     station: str | None = None
+    # Why the bag's label was typed by hand (the scan field names no reason for a scanner read).
+    typed_reason: str = ""
 
     def __post_init__(self) -> None:
         # Accept the API's {"username", "password"} as it comes.
@@ -96,6 +107,7 @@ class VerificationResult:
     station: str | None = None
     # What the allocation says to give: the infusion form starts from it.
     volume_to_infuse_ml: float | None = None
+    typed_reason: str | None = None
 
 
 def check_bedside_role(user: User) -> None:
@@ -111,6 +123,7 @@ def check_bedside_role(user: User) -> None:
 def verify(user: User, request: VerificationRequest) -> VerificationResult:
     """Run every bedside check and record the attempt (committed); pass or stop."""
     check_bedside_role(user)
+    typed_reason = _typed_reason(request)
     second, second_user = _second_verifier(user, request.second_verifier)
     race = (
         "Someone else recorded a verification of this bag at the same moment and it was saved "
@@ -118,9 +131,9 @@ def verify(user: User, request: VerificationRequest) -> VerificationResult:
     )
     with write(user, "bedside verification", race, bag=_text(request.bag)[:60]):
         now = utcnow()
-        bag, bag_error = _scanned_bag(request.bag)
+        bag, bag_error, unreadable = _scanned_bag(request.bag)
         allocation = active_allocation(bag) if bag else None
-        facts = _facts(request, bag, bag_error, allocation, second, now)
+        facts = _facts(request, bag, bag_error, allocation, second, now, unreadable)
         verdict = rules.evaluate(facts)
         row = BedsideVerification(
             uid=str(uuid.uuid4()),
@@ -136,9 +149,10 @@ def verify(user: User, request: VerificationRequest) -> VerificationResult:
             passed=verdict.passed,
             checks=json.dumps([_check_dict(c) for c in verdict.checks]),
             station=(request.station or "")[:64] or None,
+            typed_reason=typed_reason,
         )
         # The audit entries say what happened, not only that something did.
-        with acting_as(user.username, reason=_audit_reason(verdict)):
+        with acting_as(user.username, reason=_audit_reason(verdict, typed_reason)):
             db.session.add(row)
             if verdict.passed:
                 _move_to_verified(bag, row, user, second_user, request, now)
@@ -183,16 +197,36 @@ def _text(raw: object) -> str:
     return raw if isinstance(raw, str) else ""
 
 
-def _scanned_bag(raw: object) -> tuple[Bag | None, str | None]:
-    """The scanned bag, locked; or why the scan names no usable bag (a recorded stop)."""
+def _typed_reason(request: VerificationRequest) -> str | None:
+    """A bag label typed by hand is taken only with the reason it was typed (recorded)."""
+    try:
+        typed = read_scan(_text(request.bag)).typed
+    except DomainError:
+        return None  # an unreadable scan is a recorded attempt: the checks say so
+    reason = (request.typed_reason or "").strip()
+    if typed and not reason:
+        raise ValidationFailed(
+            "The bag's label was typed by hand: say why it could not be scanned (label damaged, "
+            "scanner not working). The reason is kept with the verification.",
+            field="typed_reason",
+        )
+    return reason[:MAX_TYPED_REASON] if typed else None
+
+
+def _scanned_bag(raw: object) -> tuple[Bag | None, str | None, bool]:
+    """The scanned bag, locked; or why the scan names no usable bag, and whether that is a
+    read to do again (garbled, a wrong check character, not a bag's label) rather than a label
+    read well that names no bag known here (a stop)."""
     try:
         bag, _ = bag_from_scan(_text(raw), lock=True)
-    except DomainError as unusable:  # unreadable, not a bag, unknown: a recorded stop
-        return None, unusable.message
-    return bag, None
+    except InvalidBarcode as unread:
+        return None, unread.message, True
+    except DomainError as unusable:
+        return None, unusable.message, False
+    return bag, None, False
 
 
-def _facts(request, bag, bag_error, allocation, second, now) -> rules.BedsideFacts:
+def _facts(request, bag, bag_error, allocation, second, now, bag_unreadable) -> rules.BedsideFacts:
     try:
         band = read_wristband(request.recipient)
         wristband, wristband_error = (
@@ -214,6 +248,7 @@ def _facts(request, bag, bag_error, allocation, second, now) -> rules.BedsideFac
         warnings_acknowledged=request.warnings_acknowledged is True,
         second_verifier=second,
         zone=site_zone(),
+        bag_unreadable=bag_unreadable,
     )
 
 
@@ -283,17 +318,26 @@ def _move_to_verified(bag, row, user, second, request, now) -> None:
     )
 
 
-def _audit_reason(verdict: rules.Verdict) -> str:
+def _audit_reason(verdict: rules.Verdict, typed_reason: str | None) -> str:
+    typed = f" (bag label typed by hand: {typed_reason})" if typed_reason else ""
     if verdict.outcome == rules.STOPPED:
-        return f"bedside verification stopped: {verdict.stop_reason}"
+        return f"bedside verification stopped: {verdict.stop_reason}{typed}"
+    if verdict.outcome == rules.UNREADABLE:
+        return f"bedside verification could not read a label: {verdict.stop_reason}{typed}"
     if verdict.outcome == rules.INCOMPLETE:
         missing = [c.check for c in verdict.checks if not c.passed]
-        return f"bedside verification incomplete: {', '.join(missing)}"
-    return "bedside verification passed"
+        return f"bedside verification incomplete: {', '.join(missing)}{typed}"
+    return f"bedside verification passed{typed}"
 
 
 def _check_dict(check: rules.Check) -> dict[str, Any]:
-    return {"check": check.check, "passed": check.passed, "message": check.message}
+    return {
+        "check": check.check,
+        "passed": check.passed,
+        "message": check.message,
+        "checked": check.checked,
+        "rescan": check.rescan,
+    }
 
 
 # --- reading a verification back ------------------------------------------------------------
@@ -327,7 +371,7 @@ def verification_result(
         stop_reason=verdict.stop_reason,
         checks=[_check_dict(c) for c in verdict.checks],
         bag=_bag_brief(bag) if bag else None,
-        recipient=_recipient_brief(recipient) if recipient else None,
+        recipient=recipient_brief(recipient) if recipient else None,
         infusion_number=row.infusion_number,
         thaw=_thaw_brief(thaw, now) if thaw else None,
         warnings=warnings,
@@ -336,6 +380,7 @@ def verification_result(
         second_verifier=second.full_name if second else None,
         station=row.station,
         volume_to_infuse_ml=allocation.volume_to_infuse_ml if allocation else None,
+        typed_reason=row.typed_reason,
     )
 
 
@@ -349,7 +394,7 @@ def _bag_brief(bag: Bag) -> dict[str, Any]:
     }
 
 
-def _recipient_brief(recipient: Recipient) -> dict[str, Any]:
+def recipient_brief(recipient: Recipient) -> dict[str, Any]:
     return {
         "subject_id": recipient.subject_id,
         "name": recipient.name,

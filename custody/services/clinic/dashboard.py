@@ -120,7 +120,8 @@ def recipient_fields(recipient: Recipient) -> dict:
 
 def dashboard(today: date, days_ahead: int = 7) -> dict:
     """Items due, overdue or starting within `days_ahead` days, for every recipient on the
-    study; and the recipients without a released, allocated bag for their next infusion."""
+    study; the recipients without a released, allocated bag for their next infusion; and the
+    infusions under way."""
     if not 0 <= days_ahead <= MAX_DAYS_AHEAD:
         raise ValidationFailed(
             f"Look ahead 0 to {MAX_DAYS_AHEAD} days.", field="days", days=days_ahead
@@ -142,7 +143,12 @@ def dashboard(today: date, days_ahead: int = 7) -> dict:
             if why:
                 needs.append(_row(recipient) | {"infusion_number": number, "reason": why})
     items.sort(key=lambda i: (i["due_from"] or date.min, i["subject_id"], i["kind"]))
-    return {"today": today, "days_ahead": days_ahead, "items": items, "needs_bag": needs}
+    return {
+        "today": today,
+        "days_ahead": days_ahead,
+        "items": items,
+        "needs_bag": needs,
+    }
 
 
 def _shows(item: schedule.CalendarItem, horizon: date) -> bool:

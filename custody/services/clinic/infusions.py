@@ -99,14 +99,18 @@ def complete_infusion(
     ended_at: datetime | None,
     volume_ml: float,
     reactions: str = "",
+    interruption_reason: str | None = None,
 ) -> dict[str, Any]:
-    """Record the end of a bag's infusion: when, the volume given, any reactions."""
+    """Record the end of a bag's infusion: when, the volume given, any reactions, and why it
+    was stopped early if it was. What already happened is recorded whatever has changed since
+    the start (a recall, a withdrawn release): those stop the next bag, not this record."""
     check_bedside_role(user)
     race = (
         "Someone else recorded the end of this infusion at the same moment, and theirs was "
         "saved first. Look at the infusion record."
     )
-    with write(user, "infusion completed", race, bag=bag_code):
+    doing = "infusion interrupted" if (interruption_reason or "").strip() else "infusion completed"
+    with write(user, doing, race, bag=bag_code):
         now = utcnow()
         bag = bag_by_code(bag_code, lock=True)
         infusion = db.session.scalar(select(Infusion).where(Infusion.bag_id == bag.id))
@@ -133,21 +137,35 @@ def complete_infusion(
         infusion.volume_ml = volume_ml
         if reactions:
             infusion.reactions = reactions
+        if interruption_reason is not None and interruption_reason.strip():
+            infusion.interruption_reason = interruption_reason.strip()
         db.session.flush()
         summary = infusion_summary(infusion)
     return summary
 
 
-def list_infusions(subject_id: str) -> list[dict[str, Any]]:
-    recipient = db.session.scalar(select(Recipient).where(Recipient.subject_id == subject_id))
-    if recipient is None:
-        raise NotFound(f"No recipient {subject_id} is enrolled.", recipient=subject_id)
-    infusions = db.session.scalars(
-        select(Infusion)
-        .where(Infusion.recipient_id == recipient.id)
-        .order_by(Infusion.infusion_number, Infusion.started_at)
-    ).all()
-    return [infusion_summary(i) for i in infusions]
+MAX_LISTED = 500
+
+
+def list_infusions(
+    subject_id: str | None = None, in_progress: bool | None = None
+) -> list[dict[str, Any]]:
+    """A recipient's infusions, first to last; or everyone's, newest first (at most
+    MAX_LISTED); `in_progress` keeps those not yet ended (or, False, those ended)."""
+    query = select(Infusion)
+    if subject_id is not None:
+        recipient = db.session.scalar(select(Recipient).where(Recipient.subject_id == subject_id))
+        if recipient is None:
+            raise NotFound(f"No recipient {subject_id} is enrolled.", recipient=subject_id)
+        query = query.where(Infusion.recipient_id == recipient.id).order_by(
+            Infusion.infusion_number, Infusion.started_at
+        )
+    else:
+        query = query.order_by(Infusion.started_at.desc()).limit(MAX_LISTED)
+    if in_progress is not None:
+        ended = Infusion.ended_at.is_(None) if in_progress else Infusion.ended_at.is_not(None)
+        query = query.where(ended)
+    return [infusion_summary(i) for i in db.session.scalars(query)]
 
 
 # --- the rules of starting ------------------------------------------------------------------
@@ -309,6 +327,7 @@ def infusion_summary(infusion: Infusion) -> dict[str, Any]:
         "ended_at": infusion.ended_at,
         "volume_ml": infusion.volume_ml,
         "reactions": infusion.reactions,
+        "interruption_reason": infusion.interruption_reason,
         "first_verifier": first.full_name,
         "second_verifier": second.full_name,
         "verification": verification.uid if verification else None,

@@ -211,17 +211,33 @@ def test_an_infused_bag_cannot_be_verified_again(clinic, ann):
     _assert_stopped_and_kept(result, bag, "never_infused", "infused", verified_before=1)
 
 
-def test_an_unreadable_wristband_and_an_unknown_bag_are_recorded_stops(clinic, ann):
+def test_reads_that_failed_are_recorded_and_ask_to_scan_again(clinic, ann):
     bag, _, _ = clinic.at_bedside()
     request = VerificationRequest(recipient="MRN123", bag="=W999926999999", second_verifier=NINA)
     result = verify(ann, request)
-    assert result.outcome == "stopped" and result.bag is None and result.recipient is None
+    assert result.outcome == "unreadable" and result.bag is None and result.recipient is None
     assert _failed(result)[:3] == ["wristband", "bag_label", "recipient_identity"]
+    rescan = [c["check"] for c in result.checks if c["rescan"]]
+    assert rescan == ["wristband", "bag_label"]
+    # The checks that could not run are marked so, and say no finding of their own.
     assert all(
-        c["message"].startswith("Not checked:") for c in result.checks[2:-2] if not c["passed"]
+        c["message"].startswith("Not checked:") and not c["checked"]
+        for c in result.checks[2:-2]
+        if not c["passed"]
     )
     row = _recorded(result)
     assert (row.wristband_scan, row.bag_scan, row.bag_id) == ("MRN123", "=W999926999999", None)
+    assert _status(bag) == "thawed"
+
+
+def test_a_label_read_well_that_names_no_bag_here_is_a_recorded_stop(clinic, ann):
+    bag, recipient, _ = clinic.at_bedside()
+    unknown = "=W99992699999900"  # a well-formed DIN that no bag here carries
+    band = wristband_data(recipient.hospital_record_number, recipient.birth_date)
+    result = verify(ann, VerificationRequest(band, unknown, second_verifier=NINA))
+    assert result.outcome == "stopped" and result.bag is None
+    assert result.stop_reason.startswith("STOP: the bag label could not be used.")
+    assert _recorded(result).bag_scan == unknown
     assert _status(bag) == "thawed"
 
 
@@ -304,4 +320,6 @@ def test_a_scan_carrying_two_patient_numbers_is_not_taken_for_a_wristband(clinic
         recipient.hospital_record_number, recipient.birth_date
     )
     result = verify(ann, VerificationRequest(two_patients, bag.code, NINA))
-    assert result.outcome == "stopped" and "wristband" in _failed(result)
+    # Not taken for a wristband: read again, one wristband at a time.
+    assert result.outcome == "unreadable" and "wristband" in _failed(result)
+    assert result.stop_reason.startswith("The wristband could not be read: scan it again.")
