@@ -70,6 +70,10 @@ class Settings:
     # Dots per mm of the Zebra printers ZPL is made for: 12 = 300 dpi, 8 = 203 dpi.
     label_printer_dpmm: int
     secure_cookies: bool
+    # How long a DIN read alone waits for its product code (two linear barcodes read in turn).
+    scan_pair_seconds: int
+    # Characters a scanner sends after each read, besides Enter or Tab (empty: none).
+    scan_suffix: str
     host: str
     port: int
     workers: int
@@ -222,6 +226,13 @@ def _printer_resolution(raw: str) -> int:
     return dpmm
 
 
+def _suffix(raw: str) -> str:
+    # Taken as given, not stripped: a suffix is whatever the scanner was set to append.
+    if len(raw) > 8 or not raw.isprintable():
+        raise ValueError("it must be at most 8 printable characters")
+    return raw
+
+
 def _first_sentence(message: str) -> str:
     sentence = message.split(". ")[0].rstrip(".")
     return sentence[:1].lower() + sentence[1:]
@@ -314,6 +325,8 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("CUSTODY_LABEL_PRINTER_DPMM", "label_printer_dpmm", _printer_resolution, "12", "8"),
     Variable("CUSTODY_SECURE_COOKIES", "secure_cookies", _switch, "0", "1"),
+    Variable("CUSTODY_SCAN_PAIR_SECONDS", "scan_pair_seconds", _whole_number(5, 120), "20", "20"),
+    Variable("CUSTODY_SCAN_SUFFIX", "scan_suffix", _suffix, "", "~"),
     Variable("HOST", "host", _text, "127.0.0.1", "0.0.0.0"),
     Variable("PORT", "port", _whole_number(1, 65535), "5000", "8000"),
     Variable("WEB_CONCURRENCY", "workers", _whole_number(1, 64), "2", "4"),

@@ -41,6 +41,7 @@ def test_defaults_when_nothing_is_set(tmp_path):
     assert s.fhir_system_base == "https://custody-tracker.example/fhir"
     assert s.label_printer_dpmm == 12
     assert s.secure_cookies is False
+    assert (s.scan_pair_seconds, s.scan_suffix) == (20, "")
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 5000, 2)
 
 
@@ -162,6 +163,18 @@ BAD_VALUES = [
         "10",
         "CUSTODY_LABEL_PRINTER_DPMM=10 cannot be used: Zebra printers have 6, 8, 12 or 24 dots "
         "per mm; set it like CUSTODY_LABEL_PRINTER_DPMM=8",
+    ),
+    (
+        "CUSTODY_SCAN_PAIR_SECONDS",
+        "2",
+        "CUSTODY_SCAN_PAIR_SECONDS=2 cannot be used: it must be a whole number from 5 to 120; "
+        "set it like CUSTODY_SCAN_PAIR_SECONDS=20",
+    ),
+    (
+        "CUSTODY_SCAN_SUFFIX",
+        "ENDOFSCAN",
+        "CUSTODY_SCAN_SUFFIX=ENDOFSCAN cannot be used: it must be at most 8 printable characters; "
+        "set it like CUSTODY_SCAN_SUFFIX=~",
     ),
     (
         "PORT",

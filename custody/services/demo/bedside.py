@@ -30,7 +30,7 @@ from custody.models import (
     Thaw,
 )
 from custody.services.core.facility import site_zone
-from custody.services.demo.scenario import MIN, WARD_STATION, Unit, Walk
+from custody.services.demo.scenario import INFUSING_NOW, MIN, WARD_STATION, Unit, Walk
 
 THAW_MINUTES = 15
 WRONG_PATIENT_BEFORE = 4 * MIN
@@ -175,7 +175,8 @@ def infusion(unit, w: Walk, number: int, allocation, check: BedsideVerification)
         recipient_id=allocation.recipient_id,
         infusion_number=number,
         started_at=w.times["infuse"],
-        ended_at=w.times["infuse"] + 15 * MIN,
+        # The unit's infusion under way has no end yet.
+        ended_at=None if w.infusion_at == INFUSING_NOW else w.times["infuse"] + 15 * MIN,
         volume_ml=allocation.volume_to_infuse_ml,
         first_verifier_id=check.first_verifier_id,
         second_verifier_id=check.second_verifier_id,

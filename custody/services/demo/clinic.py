@@ -34,6 +34,7 @@ from custody.services.demo.scenario import (
     DEMO_NOW,
     FIRST_NAMES,
     HOUR,
+    INFUSING_NOW,
     LAST_NAMES,
     MIN,
     REASONS,
@@ -79,6 +80,8 @@ def recipient_for(unit: Unit, level: DoseLevel, lot: Lot, pair: list[Walk]) -> R
 
     Journeys call this once the pair's infusions are timed and before the bags are walked, so
     the clinic may still move the planned infusion of the unit's one "thawed-now" bag."""
+    if [w.outcome for w in pair] == ["infused", "verified"] and _infuses_now(unit, lot):
+        pair[1].outcome, pair[1].infusion_at = "infused", INFUSING_NOW
     outcomes = {w.outcome for w in pair}
     if "infused" in outcomes:
         status = RecipientStatus.INFUSED
@@ -92,6 +95,12 @@ def recipient_for(unit: Unit, level: DoseLevel, lot: Lot, pair: list[Walk]) -> R
     elif "thawed" in outcomes and _thaws_now(unit, lot):
         next(w for w in pair if w.outcome == "thawed").infusion_at = THAWED_NOW_INFUSION
     return recipient
+
+
+def _infuses_now(unit: Unit, lot: Lot) -> bool:
+    """The first released lot's second infusion: in date, its lot's release never withdrawn."""
+    taken = any(w.infusion_at == INFUSING_NOW for w, _, _ in unit.allocations)
+    return lot.disposition is Disposition.RELEASED and not taken
 
 
 def _thaws_now(unit: Unit, lot: Lot) -> bool:
@@ -114,7 +123,13 @@ def _after_infusion(unit: Unit, recipient: Recipient, pair: list[Walk]) -> None:
     recipient.discharged_on = day0 + timedelta(DISCHARGED_ON_DAY)
     others = [r for r in unit.recipients if r is not recipient]
     followed = any(r.status is RecipientStatus.FOLLOW_UP for r in others)
-    if len(infused) == 2 and followed and not any(r.transplant_on for r in others):
+    under_way = INFUSING_NOW in infused  # no transplant while an infusion is running
+    if (
+        len(infused) == 2
+        and followed
+        and not under_way
+        and not any(r.transplant_on for r in others)
+    ):
         _transplant(unit, recipient, infused[-1])
 
 

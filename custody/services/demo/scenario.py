@@ -45,6 +45,9 @@ SITE = "University Hospital"
 COURIER = "Cryo Couriers"
 LAB = "Cell therapy lab"
 MIN, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+# The one infusion per unit under way now: a recipient's second infusion, started 20 minutes
+# ago and not yet ended, for the bedside to resume on any tablet.
+INFUSING_NOW = DEMO_NOW - 20 * MIN
 
 # The actions each kind of bag goes through after "fill", in order.
 _STORED = ("quarantine", "store")
