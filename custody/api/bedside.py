@@ -3,9 +3,16 @@
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, requires
 from custody.domain.permissions import UseCase
-from custody.schemas.bedside import ThawOut, VerificationIn, VerificationOut
+from custody.schemas.bedside import (
+    BedsideWristbandIn,
+    BedsideWristbandOut,
+    ThawOut,
+    VerificationIn,
+    VerificationOut,
+)
 from custody.services.bags.thawing import thaw_status
 from custody.services.clinic.bedside import VerificationRequest, get_verification, verify
+from custody.services.clinic.infusion_in_progress import at_bedside
 
 PREFIX = "/bedside"
 blp = ApiBlueprint("bedside", __name__, description="Two-person bedside verification")
@@ -19,8 +26,10 @@ def create_verification(body):
     """Verify the scanned wristband against the scanned bag, with a second nurse's own
     credentials. Every attempt is recorded and answered 201: `passed` is true only when every
     check passed; `outcome` is `incomplete` when only the eligibility acknowledgement or the
-    second verifier is missing, and `stopped` (with `stop_reason`) on any other failure, which
-    no field can override. A passed verification moves the bag to `verified`."""
+    second verifier is missing, `unreadable` when a read failed (a garbled scan, a wrong check
+    character): scan again, and `stopped` (with `stop_reason`) on any true mismatch, which no
+    field can override. A bag label typed by hand needs `typed_reason`. A passed verification
+    moves the bag to `verified`."""
     return verify(api_user(), VerificationRequest(**body))
 
 
@@ -38,3 +47,14 @@ def show_verification(uid):
 def show_thaw(bag_code):
     """The bag's thaw: started, ended, the post-thaw use-by time and the seconds left."""
     return thaw_status(bag_code)
+
+
+@blp.post("/wristband")
+@requires(UseCase.USE_BEDSIDE)
+@blp.arguments(BedsideWristbandIn)
+@blp.response(200, BedsideWristbandOut)
+def wristband(body):
+    """What a wristband scan finds at the bedside: the recipient it names and their infusion
+    under way, if one is (with any stop that arose since it started). 422 when the wristband
+    could not be read: scan it again."""
+    return at_bedside(body["wristband"])

@@ -25,8 +25,9 @@ blp = ApiBlueprint("infusions", __name__, description="Infusion records")
 @blp.arguments(InfusionQuery, location="query")
 @blp.response(200, InfusionListOut)
 def index(query):
-    """A recipient's infusions, first to last."""
-    return {"items": list_infusions(query["recipient"])}
+    """Infusions: a recipient's first to last, or everyone's newest first; `in_progress=true`
+    for those started and not yet ended (`ended_at` null)."""
+    return {"items": list_infusions(query.get("recipient"), query.get("in_progress"))}
 
 
 @blp.post("")
@@ -52,11 +53,14 @@ def start(body):
 @blp.arguments(CompletionIn)
 @blp.response(200, InfusionOut)
 def complete(body, bag_code):
-    """Record the end of the bag's infusion: when, the volume given and any reactions."""
+    """Record the end of the bag's infusion: when, the volume given and any reactions, and
+    `interruption_reason` when it was stopped before the bag was empty. Never refused because
+    of what changed since the start (a recall, a withdrawn release)."""
     return complete_infusion(
         api_user(),
         bag_code,
         body.get("ended_at"),
         body["volume_ml"],
         body["reactions"],
+        body.get("interruption_reason"),
     )

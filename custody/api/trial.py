@@ -16,6 +16,7 @@ from custody.schemas.trial import (
 )
 from custody.services.clinic import trial
 from custody.services.clinic.dashboard import dashboard as clinic_dashboard
+from custody.services.clinic.infusion_in_progress import in_progress
 from custody.services.clinic.recipients import site_today
 
 PREFIX = "/trial"
@@ -79,5 +80,6 @@ def dose_level_status(body, code):
 @blp.response(200, DashboardOut)
 def dashboard(query):
     """What is due, overdue or coming within `days` days for every recipient on the study, and
-    who still lacks a released, allocated bag for their next infusion (with the reason)."""
-    return clinic_dashboard(site_today(), query["days"])
+    who still lacks a released, allocated bag for their next infusion (with the reason), and
+    the infusions under way."""
+    return clinic_dashboard(site_today(), query["days"]) | {"in_progress": in_progress()}

@@ -133,8 +133,40 @@ class ScanLookupIn(Schema):
 
 
 class ScanLookupOut(Schema):
-    kind = fields.String(metadata={"description": "bag, donation, location or shipment"})
+    kind = fields.String(metadata={"description": "bag, donation, location, shipment or command"})
+    command = fields.String(
+        allow_none=True,
+        metadata={"description": "a station command read from the printed sheet (e.g. store)"},
+    )
     bag = fields.Nested(BagDetailOut, allow_none=True)
     donation = fields.Dict(allow_none=True)
     location = fields.Dict(allow_none=True)
     shipment = fields.Dict(allow_none=True)
+
+
+class StationLogQuery(Schema):
+    station = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the station's name, as its scans send it"},
+    )
+
+
+class StationLogItemOut(CustodyEventOut):
+    bag = fields.String(allow_none=True)
+    din = fields.String(allow_none=True)
+    check_character = fields.String(allow_none=True)
+    product_code = fields.String(allow_none=True)
+
+
+class StationLogOut(Schema):
+    items = fields.List(fields.Nested(StationLogItemOut))
+
+
+class DecodedOut(Schema):
+    format = fields.String(metadata={"description": "Code128 or DataMatrix"})
+    text = fields.String(metadata={"description": "what the symbol holds, as a scanner types it"})
+
+
+class DecodedListOut(Schema):
+    items = fields.List(fields.Nested(DecodedOut))

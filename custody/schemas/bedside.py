@@ -45,12 +45,29 @@ class VerificationIn(Schema):
         metadata={"description": "the donor-eligibility statements on the label were read"},
     )
     station = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+    typed_reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "why the bag's label was typed by hand (DIN, K, product code): "
+            "required when it was, kept with the verification"
+        },
+    )
 
 
 class CheckOut(Schema):
     check = fields.String()
     passed = fields.Boolean()
     message = fields.String()
+    checked = fields.Boolean(
+        metadata={
+            "description": "false when the check could not run (something it needs is "
+            "missing); such a line is no finding of its own"
+        }
+    )
+    rescan = fields.Boolean(
+        metadata={"description": "true when the check failed because a read failed: scan again"}
+    )
 
 
 class VerifiedBagOut(Schema):
@@ -77,7 +94,13 @@ class ThawClockOut(Schema):
 class VerificationOut(Schema):
     uid = fields.String(metadata={"description": "the infusion record names it"})
     passed = fields.Boolean(metadata={"description": "true only when every check passed"})
-    outcome = fields.String(metadata={"description": "passed, incomplete or stopped"})
+    outcome = fields.String(
+        metadata={
+            "description": "passed; incomplete (acknowledgement or second nurse missing); "
+            "unreadable (a read failed: scan again, nothing else is wrong); stopped (a true "
+            "mismatch: start again)"
+        }
+    )
     stop_reason = fields.String(allow_none=True)
     checks = fields.List(fields.Nested(CheckOut))
     bag = fields.Nested(VerifiedBagOut, allow_none=True)
@@ -96,6 +119,7 @@ class VerificationOut(Schema):
     volume_to_infuse_ml = fields.Float(
         allow_none=True, metadata={"description": "the allocation's volume to infuse (mL)"}
     )
+    typed_reason = fields.String(allow_none=True)
 
 
 class ThawOut(Schema):
@@ -124,6 +148,12 @@ class CompletionIn(Schema):
     ended_at = IsbtDateTime(metadata={"description": "default: now"})
     volume_ml = fields.Float(required=True, validate=_VOLUME)
     reactions = fields.String(load_default="", validate=validate.Length(max=2000))
+    interruption_reason = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=2000),
+        metadata={"description": "why the infusion was stopped before the bag was empty"},
+    )
 
 
 class InfusionOut(Schema):
@@ -138,6 +168,7 @@ class InfusionOut(Schema):
     ended_at = fields.DateTime(allow_none=True)
     volume_ml = fields.Float(allow_none=True)
     reactions = fields.String()
+    interruption_reason = fields.String(allow_none=True)
     first_verifier = fields.String()
     second_verifier = fields.String()
     verification = fields.String(allow_none=True)
@@ -150,4 +181,53 @@ class InfusionListOut(Schema):
 
 
 class InfusionQuery(Schema):
-    recipient = text(32, required=True, metadata={"description": "the recipient's subject ID"})
+    recipient = text(32, metadata={"description": "the recipient's subject ID"})
+    in_progress = fields.Boolean(
+        metadata={"description": "true: only infusions started and not yet ended"}
+    )
+
+
+class BedsideWristbandIn(Schema):
+    wristband = fields.String(
+        required=True,
+        validate=validate.Length(max=MAX_SCAN_FIELD),
+        metadata={"description": "the wristband scan"},
+    )
+
+
+class BedsideWristbandDataOut(Schema):
+    patient_number = fields.String()
+    birth_date = fields.Date()
+
+
+class InProgressOut(Schema):
+    bag = fields.String()
+    din = fields.String()
+    check_character = fields.String()
+    product_code = fields.String()
+    lot = fields.String()
+    recipient = fields.String(metadata={"description": "subject ID"})
+    infusion_number = fields.Integer()
+    started_at = fields.DateTime()
+    started_by = fields.String(allow_none=True)
+    first_verifier = fields.String()
+    second_verifier = fields.String()
+    volume_ml = fields.Float(allow_none=True)
+    volume_to_infuse_ml = fields.Float(allow_none=True)
+    stops = fields.List(
+        fields.String(),
+        metadata={
+            "description": "what arose since the start and stops the infusion (recall, "
+            "a release that no longer holds); recording its end is never refused"
+        },
+    )
+
+
+class BedsideWristbandOut(Schema):
+    wristband = fields.Nested(BedsideWristbandDataOut)
+    recipient = fields.Nested(
+        AllocatedRecipientOut,
+        allow_none=True,
+        metadata={"description": "the recipient the wristband names; null when none has it"},
+    )
+    infusion_in_progress = fields.Nested(InProgressOut, allow_none=True)

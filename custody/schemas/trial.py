@@ -6,6 +6,7 @@ from custody.domain.bedside_checks import MAX_POST_THAW_MINUTES
 from custody.domain.dosing import MAX_DOSE_CELLS
 from custody.domain.schedule import MAX_DAYS_AHEAD
 from custody.models import DoseBasis, DoseLevelStatus
+from custody.schemas.bedside import InProgressOut
 from custody.schemas.common import text
 
 REASON = {"description": "why, kept in the audit trail with the change"}
@@ -121,3 +122,7 @@ class DashboardOut(Schema):
     days_ahead = fields.Integer()
     items = fields.List(fields.Nested(DashboardItemOut))
     needs_bag = fields.List(fields.Nested(NeedsBagOut))
+    in_progress = fields.List(
+        fields.Nested(InProgressOut),
+        metadata={"description": "infusions started and not yet ended, oldest first"},
+    )

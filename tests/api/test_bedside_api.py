@@ -33,7 +33,11 @@ def test_a_passed_verification_answers_the_contract_shape(client, clinic, ann):
     assert answer["passed"] is True and answer["outcome"] == "passed"
     assert answer["stop_reason"] is None
     assert [c["check"] for c in answer["checks"]] == list(CHECK_NAMES)
-    assert all(set(c) == {"check", "passed", "message"} and c["passed"] for c in answer["checks"])
+    assert all(
+        set(c) == {"check", "passed", "message", "checked", "rescan"}
+        and (c["passed"], c["checked"], c["rescan"]) == (True, True, False)
+        for c in answer["checks"]
+    )
     assert answer["bag"] == {
         "code": bag.code,
         "din": bag.din,
@@ -102,11 +106,12 @@ def test_another_patients_wristband_is_a_201_stop_kept_in_the_audit_trail(client
     ("wristband", "bag"),
     [("", ""), ("garbage", "=W999926999999"), ("&#0005MRN12", "LOC-FREEZER-1")],
 )
-def test_unreadable_scans_are_recorded_stops_not_refusals(client, ann, wristband, bag):
+def test_unreadable_scans_are_recorded_reads_to_do_again_not_refusals(client, ann, wristband, bag):
     answer = responses.ok(
         client.post(URL, json={"recipient": wristband, "bag": bag}, headers=ann), 201
     )
-    assert answer["passed"] is False and answer["outcome"] == "stopped"
+    assert answer["passed"] is False and answer["outcome"] == "unreadable"
+    assert {c["check"] for c in answer["checks"] if c["rescan"]} == {"wristband", "bag_label"}
     assert answer["bag"] is None and answer["recipient"] is None and answer["thaw"] is None
     assert [c["check"] for c in answer["checks"]] == list(CHECK_NAMES)
     assert db.session.scalar(db.select(db.func.count(BedsideVerification.id))) == 1

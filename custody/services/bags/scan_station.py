@@ -1,27 +1,34 @@
-"""What the scan station shows for whatever was scanned: a bag, a location or a shipment."""
+"""What the scan station shows for whatever was scanned (a bag, a collection, a location, a
+shipment, a command), and the day's log of what was done at a station."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from custody.domain import eligibility
 from custody.domain.isbt128 import check_character
-from custody.domain.scan_targets import read_scan
+from custody.domain.scan_targets import COMMAND_PREFIX, read_scan
 from custody.extensions import db
-from custody.models import Donation, ShipmentItem
+from custody.models import CustodyEvent, Donation, ShipmentItem
+from custody.models.base import utcnow
 from custody.services.bags.lookup import (
     bag_from_scan,
     location_from_scan,
     shipment_from_scan,
 )
-from custody.services.bags.queries import bag_detail
+from custody.services.bags.queries import bag_detail, event_summary
 from custody.services.bags.storage import location_detail
+from custody.services.core.facility import site_zone
 
 
 def describe_scan(raw: str) -> dict[str, Any]:
     target = read_scan(raw)
+    if target.kind == "command":
+        return {"kind": "command", "command": target.code.removeprefix(COMMAND_PREFIX).lower()}
     if target.kind == "location":
         # One location's view, shared with the storage API: path, positions and their bags.
         return {"kind": "location", "location": location_detail(location_from_scan(raw).code)}
@@ -63,4 +70,37 @@ def describe_shipment(shipment) -> dict[str, Any]:
         "destination_site": shipment.destination_site,
         "courier": shipment.courier,
         "bags": packed,
+    }
+
+
+MAX_LOGGED = 200
+
+
+def station_log(station: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Today's custody actions at one station (the site's day), newest first: the list a
+    station shows beside its scans, read again from the records whatever device shows it."""
+    zone = site_zone()
+    today = (now or utcnow()).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = db.session.scalars(
+        select(CustodyEvent)
+        .where(CustodyEvent.station == station, CustodyEvent.occurred_at >= today)
+        .options(
+            selectinload(CustodyEvent.actor),
+            selectinload(CustodyEvent.location),
+            selectinload(CustodyEvent.shipment),
+            selectinload(CustodyEvent.bag),
+        )
+        .order_by(CustodyEvent.occurred_at.desc(), CustodyEvent.id.desc())
+        .limit(MAX_LOGGED)
+    ).all()
+    return [_logged(event) for event in events]
+
+
+def _logged(event: CustodyEvent) -> dict[str, Any]:
+    bag = event.bag
+    return event_summary(event) | {
+        "bag": bag.code if bag else None,
+        "din": bag.din if bag else None,
+        "check_character": check_character(bag.din) if bag else None,
+        "product_code": bag.product_code if bag else None,
     }
