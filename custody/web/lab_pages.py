@@ -1,9 +1,11 @@
 """The cell lab's pages: the scan station and a bag's page.
 
 The scan station is a thin page: everything it shows comes from the scan API
-(`/api/v1/scans/lookup`, `/api/v1/scans`), so the page and a scripted client see the same
-rules and the same refusal messages. The bag page is rendered on the server from the bag
-read model and its vein-to-vein timeline, so it prints and reads without JavaScript.
+(`/api/v1/scans/lookup`, `/api/v1/scans`, `/api/v1/scans/log`), so the page and a scripted
+client see the same rules and the same refusal messages. Its sheet of command barcodes is drawn
+here, so a gloved hand changes the station's mode by scanning rather than tapping. The bag page
+is rendered on the server from the bag read model and its vein-to-vein timeline, so it prints
+and reads without JavaScript.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
+from markupsafe import Markup
 
 from custody.auth import may, page_requires
+from custody.config import settings
 from custody.domain import isbt128
 from custody.domain.custody_timeline import ALERT, WARNING, Step, Timeline
 from custody.domain.errors import NotFound
 from custody.domain.permissions import UseCase
+from custody.domain.scan_targets import COMMAND_PREFIX, STATION_COMMANDS
 from custody.domain.time_zones import zone_named
+from custody.labels.svg import code128_svg
 from custody.services.bags.lookup import bag_by_code
 from custody.services.bags.queries import bag_detail
 from custody.services.bags.recall_status import active_recall_codes
@@ -40,7 +46,41 @@ _MAX_PREFILL = 500
 def scan_station():
     # A link from a bag page may hand over what to look up first (the bag's code).
     prefill = request.args.get("scan", "")[:_MAX_PREFILL]
-    return render_template("lab/scan_station.html", prefill=prefill)
+    return render_template(
+        "lab/scan_station.html",
+        prefill=prefill,
+        pair_seconds=settings().scan_pair_seconds,
+        scan_suffix=settings().scan_suffix,
+        site_zone=site_zone().key,
+    )
+
+
+# What each printed command tells the station, in the words printed under its barcode.
+COMMAND_WORDS = {
+    "STORE": ("Store into a box", "Scan the box, then each bag: stored (moved if in storage)"),
+    "MOVE": ("Move into a box", "Scan the box, then each bag: moved (stored if not in storage)"),
+    "RETRIEVE": ("Retrieve", "Each bag scanned is taken out of storage"),
+    "PACK": ("Pack into a shipment", "Scan the shipment, then each bag"),
+    "RECEIVE": ("Receive from a shipment", "Scan the shipment, then each bag"),
+    "DISCARD": ("Discard", "Type the reason once, then each bag scanned is discarded"),
+    "DONE": ("Done", "Back to single scans: each scan is only looked up"),
+}
+
+
+@bp.get("/scan/commands")
+@page_requires(UseCase.USE_SCAN_STATION)
+def scan_commands():
+    commands = [
+        {
+            "code": f"{COMMAND_PREFIX}{name}",
+            "title": COMMAND_WORDS[name][0],
+            "words": COMMAND_WORDS[name][1],
+            # Drawn here from the code alone: nothing a user typed goes into the markup.
+            "svg": Markup(code128_svg(f"{COMMAND_PREFIX}{name}")),
+        }
+        for name in STATION_COMMANDS
+    ]
+    return render_template("lab/scan_commands.html", commands=commands)
 
 
 @bp.get("/bags/<code>")

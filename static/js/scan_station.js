@@ -1,125 +1,81 @@
-/* The scan station: one field a keyboard-wedge scanner types into, Enter ends a scan.
- * Every rule lives on the server; this page looks scans up, offers the actions the server
- * allows, and shows the server's answer (green or red, with a sound) in its own words. */
+/* The scan station: one field a keyboard-wedge scanner (or the camera) types into.
+ *
+ * Every rule lives on the server; this page looks each read up, does what the station's mode
+ * says with it, and shows the server's answer (green or red, with a sound) in its own words.
+ * The mode changes only on an explicit act: a tap on a mode button, or a printed command
+ * barcode (CMD-STORE … CMD-DONE). In single scans a location or a shipment is shown, never
+ * taken as a target, so the next bag is only looked up. The mode says in large words what the
+ * next scan will do. The day's log is the server's, read again after each action. */
 (function () {
   "use strict";
 
+  var V = window.custodyStationView;
   var NOT_BY_SCAN = ["allocate", "deallocate", "verify", "infuse", "handoff"];
   var NEEDS_LOCATION = ["store", "move"];
   var NEEDS_SHIPMENT = ["pack", "unpack", "receive"];
   var NEEDS_REASON = ["discard", "reject", "return", "unpack"];
-  var DONE = {
-    quarantine: "Quarantined", store: "Stored", move: "Moved", retrieve: "Retrieved",
-    release: "Released", pack: "Packed", unpack: "Unpacked", receive: "Received",
-    thaw: "Thawed", "return": "Returned", reject: "Rejected", discard: "Discarded"
-  };
+  // A printed command names the mode it starts; DONE is back to single scans.
+  var COMMANDS = { store: "box", move: "box", retrieve: "retrieve", pack: "pack", receive: "receive", discard: "discard", done: "single" };
+  var MODE_NAMES = { single: "single scans", box: "store into box", retrieve: "retrieve", pack: "pack into shipment", receive: "receive from shipment", discard: "discard" };
+  // How deep a scanned location's tree goes to reach its positions (site → position is 4).
+  var DEPTH_TO_POSITIONS = { site: 4, freezer: 3, rack: 2 };
+  var KIND_WORDS = { bag: "a bag", donation: "a collection", location: "a location", shipment: "a shipment" };
   var STATION_KEY = "custody.scanStation";
+  var DEFAULT_STATION = "Lab scan station";
 
-  var root = document.getElementById("station");
   var $ = function (id) { return document.getElementById(id); };
-  var input = $("scan-input");
-  var state = { mode: "single", target: null, bag: null, bagRaw: null, pending: null };
-  var queue = Promise.resolve();
-  var audio = null;
+  var root = $("station"), input = $("scan-input");
+  var state = { mode: "single", target: null, reason: "", bag: null, bagRaw: null, pending: null, held: null };
+  var queue = Promise.resolve(), logRequest = 0, field = null;
 
   /* ---- talking to the server ---- */
 
   function post(url, body) { return window.custodyApi.post(url, body, "scan again"); }
 
+  function get(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).catch(function () {
+      throw new Error("The server could not be reached: check the network, then scan again.");
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok) { return data; }
+        throw new Error((data.error && data.error.message) || "The server answered " + response.status + ".");
+      });
+    });
+  }
+
   function lookup(raw) { return post(root.dataset.lookupUrl, { data: raw }); }
 
-  /* ---- feedback: panel, sound, running log ---- */
+  function stationName() { return $("station-name").value.trim() || DEFAULT_STATION; }
+
+  /* ---- feedback: echo, panel, sound; the log of the day from the server ---- */
 
   function say(kind, message) {
     var ok = $("feedback-ok"), bad = $("feedback-error");
     ok.textContent = ""; bad.textContent = "";
-    (kind === "ok" ? ok : bad).textContent = message;
+    (kind === "error" ? bad : ok).textContent = message;
     root.dataset.sound = kind;
-    sound(kind);
+    V.sound(kind);
   }
 
-  function sound(kind) {
-    try {
-      var Context = window.AudioContext || window.webkitAudioContext;
-      if (!Context) { return; }
-      audio = audio || new Context();
-      if (audio.state === "suspended") { audio.resume(); }
-      var now = audio.currentTime;
-      // OK: one high beep. Refused: two low buzzes, unmistakable without looking.
-      var tones = kind === "ok" ? [[1320, 0, 0.15]] : [[140, 0, 0.2], [140, 0.28, 0.2]];
-      tones.forEach(function (tone) {
-        var osc = audio.createOscillator(), gain = audio.createGain();
-        osc.type = kind === "ok" ? "sine" : "square";
-        osc.frequency.value = tone[0];
-        gain.gain.setValueAtTime(0.2, now + tone[1]);
-        gain.gain.exponentialRampToValueAtTime(0.001, now + tone[1] + tone[2]);
-        osc.connect(gain);
-        gain.connect(audio.destination);
-        osc.start(now + tone[1]);
-        osc.stop(now + tone[1] + tone[2] + 0.02);
-      });
-    } catch (ignored) { /* no sound device: the panel still says it */ }
-  }
+  function refuse(message) { say("error", message); }
 
-  function log(kind, message) {
-    var line = el("li", "log-" + kind, message);
-    line.dataset.result = kind;
-    $("log").insertBefore(line, $("log").firstChild);
-  }
+  function echo(text) { $("echo").textContent = text; }
 
-  function succeed(message) { say("ok", message); log("ok", message); }
-  function refuse(message) { say("error", message); log("error", message); }
-
-  /* ---- building the page ---- */
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = text; }
-    return node;
-  }
-
-  function dinWords(din) { return din.slice(0, 5) + " " + din.slice(5, 7) + " " + din.slice(7); }
-
-  function identity(din, check, product) {
-    var node = el("span", "identity");
-    node.appendChild(el("span", "din", dinWords(din)));
-    var box = el("span", "k-box", check);
-    box.title = "Keyboard check character";
-    node.appendChild(box);
-    if (product) { node.appendChild(el("span", "product", product)); }
-    return node;
-  }
-
-  function bagWords(bag) { return dinWords(bag.din) + " " + bag.check_character + " " + bag.product_code; }
-
-  function facts(pairs) {
-    var list = el("dl", "facts");
-    pairs.forEach(function (pair) {
-      if (pair[1] === null || pair[1] === undefined || pair[1] === "") { return; }
-      var row = el("div");
-      row.appendChild(el("dt", null, pair[0]));
-      var value = el("dd");
-      if (typeof pair[1] === "string") { value.textContent = pair[1]; } else { value.appendChild(pair[1]); }
-      if (pair[2]) { value.dataset.testid = pair[2]; }
-      row.appendChild(value);
-      list.appendChild(row);
+  function refreshLog() {
+    var mine = ++logRequest, station = stationName();
+    return get(root.dataset.logUrl + "?station=" + encodeURIComponent(station)).then(function (data) {
+      if (mine !== logRequest) { return; }
+      var list = $("log");
+      list.textContent = "";
+      data.items.forEach(function (item) { list.appendChild(V.logLine(item, root.dataset.siteZone)); });
+      $("log-status").textContent = data.items.length ? "" : "Nothing done at " + station + " today yet.";
+      root.dataset.logCount = String(data.items.length);
+    }, function (error) {
+      if (mine === logRequest) { $("log-status").textContent = "The log could not be read: " + error.message; }
     });
-    return list;
   }
 
-  function badge(kind, value) { return el("span", kind + " " + kind + "-" + value, value.replace(/_/g, " ").toUpperCase()); }
-
-  function warnings(items, determination) {
-    var box = el("div", "warnings");
-    box.setAttribute("role", "note");
-    box.dataset.testid = "eligibility-warnings";
-    box.appendChild(el("h2", null, "Donor eligibility: " + determination.toUpperCase()));
-    var list = el("ul");
-    items.forEach(function (w) { list.appendChild(el("li", null, w)); });
-    box.appendChild(list);
-    return box;
-  }
+  /* ---- what the page shows ---- */
 
   function show(node) {
     var result = $("result");
@@ -127,212 +83,252 @@
     if (node) { result.appendChild(node); }
   }
 
-  function showBag(bag) {
-    var card = el("article", "card scanned bag");
-    card.dataset.testid = "scanned-bag";
-    var title = el("h2", "scanned-title");
-    title.appendChild(identity(bag.din, bag.check_character, bag.product_code));
-    card.appendChild(title);
-    if (bag.warnings && bag.warnings.length) { card.appendChild(warnings(bag.warnings, bag.donor_eligibility)); }
-    var link = el("a", null, "Bag page and custody history");
-    link.href = root.dataset.bagUrl.replace("BAGCODE", encodeURIComponent(bag.code));
-    card.appendChild(facts([
-      ["Division", bag.division],
-      ["State", badge("state", bag.status), "bag-state"],
-      ["Location", bag.location, "bag-location"],
-      ["Lot", bag.lot],
-      ["Lot status", badge("disposition", bag.lot_status), "lot-status"],
-      ["Recipient", bag.recipient],
-      ["History", link]
-    ]));
-    var actions = bag.allowed_actions.filter(function (a) { return NOT_BY_SCAN.indexOf(a) < 0; });
-    var buttons = el("div", "actions");
-    buttons.setAttribute("role", "group");
-    buttons.setAttribute("aria-label", "Next actions");
-    if (!actions.length) { buttons.appendChild(el("p", null, "No scan action is possible for this bag now.")); }
-    actions.forEach(function (action) {
-      var button = el("button", "action", action.charAt(0).toUpperCase() + action.slice(1));
-      button.type = "button";
-      button.addEventListener("click", function () { choose(action); });
-      buttons.appendChild(button);
-    });
-    card.appendChild(buttons);
-    show(card);
+  function showBag(bag, raw) {
+    state.bag = bag; state.bagRaw = raw;
+    var actions = state.mode === "single" ? bag.allowed_actions.filter(function (a) { return NOT_BY_SCAN.indexOf(a) < 0; }) : null;
+    show(V.bagCard(bag, { bagUrl: root.dataset.bagUrl, actions: actions, onAction: choose }));
   }
 
   function showDonation(donation, raw) {
-    var card = el("article", "card scanned donation");
-    card.dataset.testid = "scanned-donation";
-    var title = el("h2", "scanned-title", "Collection ");
-    title.appendChild(identity(donation.din, donation.check_character));
-    card.appendChild(title);
-    if (donation.warnings && donation.warnings.length) {
-      card.appendChild(warnings(donation.warnings, donation.donor_eligibility));
-    }
-    card.appendChild(facts([
-      ["Donor", donation.donor], ["Facility", donation.facility],
-      ["Collected", donation.collected_at], ["Volume", donation.volume_ml + " mL"],
-      ["Received", donation.received_at || "not yet", "donation-received"]
-    ]));
-    if (!donation.received_at) { card.appendChild(receiptForm(donation, raw)); }
-    show(card);
+    show(V.donationCard(donation, function (condition, temperature) { receiveCollection(donation, raw, condition, temperature); }));
   }
 
-  function receiptForm(donation, raw) {
-    var form = el("form", "receipt");
-    form.setAttribute("aria-label", "Receive collection");
-    form.innerHTML =
-      '<label>Condition on arrival <select name="condition">' +
-      '<option value="intact">Intact, sealed</option><option value="container damaged">Container damaged</option>' +
-      '<option value="leaking">Leaking</option><option value="label damaged">Label damaged or unreadable</option>' +
-      '</select></label><label>Temperature on arrival (°C) <input name="temperature" type="number" step="0.1" ' +
-      'min="-273" max="100" inputmode="decimal" required></label>' +
-      '<button type="submit" class="action">Receive collection</button>';
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var body = { scan: raw, condition: form.elements.condition.value };
-      var temperature = form.elements.temperature.value.trim();
-      if (temperature !== "") { body.temperature_c = Number(temperature); }
-      enqueue(function () {
-        return post(root.dataset.receiptUrl, body).then(function () {
-          succeed("Collection " + dinWords(donation.din) + " " + donation.check_character + " received: " +
-            body.condition + (temperature !== "" ? ", " + temperature + " °C" : "") + ".");
-          return lookup(raw).then(function (found) { showDonation(found.donation, raw); }, function () {});
-        }, function (error) { refuse(error.message); });
-      });
+  function receiveCollection(donation, raw, condition, temperature) {
+    var body = { scan: raw, condition: condition };
+    if (temperature !== "") { body.temperature_c = Number(temperature); }
+    enqueue(function () {
+      return post(root.dataset.receiptUrl, body).then(function () {
+        say("ok", "Collection " + V.dinWords(donation.din) + " " + donation.check_character + " received: " +
+          condition + (temperature !== "" ? ", " + temperature + " °C" : "") + ".");
+        return lookup(raw).then(function (found) { showDonation(found.donation, raw); }, function () {});
+      }, function (error) { refuse(error.message); });
     });
-    return form;
   }
 
-  function showTarget() {
-    var box = $("target");
-    box.textContent = "";
-    box.hidden = !state.target;
-    if (!state.target) { return; }
-    var t = state.target;
-    if (t.kind === "box") {
-      box.appendChild(el("h2", null, "Storing into " + t.location.name));
-      box.appendChild(el("p", "path", t.location.path));
-      var grid = el("ol", "positions");
-      t.slots.forEach(function (slot) {
-        var cell = el("li", slot.bag ? "taken" : "free", slot.name);
-        cell.appendChild(el("small", null, slot.bag ? slot.bag : "empty"));
-        cell.dataset.position = slot.code;
-        grid.appendChild(cell);
-      });
-      box.appendChild(grid);
-    } else {
-      box.appendChild(el("h2", null, (t.action === "pack" ? "Packing into " : "Receiving from ") + t.shipment.code));
-      box.appendChild(el("p", "path", "To " + t.shipment.destination_site + " · " + t.count + " bag(s) in it"));
+  function showLocation(location) {
+    var depth = DEPTH_TO_POSITIONS[location.kind];
+    if (!depth) { return Promise.resolve(show(V.locationCard(location))); }
+    // A freezer or rack: read down to its boxes' positions, so each bag held is named.
+    var url = root.dataset.locationUrl.replace("LOCCODE", encodeURIComponent(location.code)) + "?depth=" + depth;
+    return get(url).then(function (tree) { show(V.locationCard(tree)); }, function () { show(V.locationCard(location)); });
+  }
+
+  function locationWords(location) {
+    if (location.kind === "position") {
+      return location.name + (location.bag ? " holds bag " + location.bag : " is empty");
     }
+    return location.name + " (" + location.kind + ")";
   }
 
-  /* ---- what to scan next ---- */
+  /* Single scans: whatever was read is shown; nothing is changed and the mode stays. */
+  function showFound(raw, found) {
+    if (found.kind === "donation") {
+      state.bag = null;
+      showDonation(found.donation, raw);
+      return say("ok", "Collection " + V.dinWords(found.donation.din) + " " + found.donation.check_character + " found.");
+    }
+    if (found.kind === "location") {
+      state.bag = null;
+      return showLocation(found.location).then(function () {
+        say("ok", locationWords(found.location) + ": shown only, nothing changed.");
+      });
+    }
+    if (found.kind === "shipment") {
+      var s = found.shipment;
+      state.bag = null;
+      show(V.shipmentCard(s));
+      return say("ok", "Shipment " + s.code + ": " + s.status.replace(/_/g, " ").toUpperCase() + ", to " +
+        s.destination_site + ", " + s.bags + " bag(s). Shown only, nothing changed.");
+    }
+    showBag(found.bag, raw);
+    say("ok", "Bag " + V.bagWords(found.bag) + ": " + found.bag.status.toUpperCase() + ".");
+  }
+
+  /* ---- modes: what the next scan will do, in large words ---- */
 
   function prompt() {
-    var words, p = state.pending, t = state.target;
-    if (p && p.needs === "location") {
-      words = "Scan the position (LOC-…) to " + p.action + " bag " + bagWords(p.bag) + " into";
-    } else if (p && p.needs === "shipment") {
-      words = "Scan the shipment (SHP-…) to " + p.action + " bag " + bagWords(p.bag);
-    } else if (state.mode === "box") {
-      var free = t && nextFree();
-      words = !t ? "Scan the box (LOC-…) to store bags into"
-        : free ? "Scan a bag to store it in " + free.name + " of " + t.location.name
-          : t.location.name + " is full: scan another box";
-    } else if (state.mode === "shipment") {
-      words = t ? "Scan a bag to " + t.action + " it: shipment " + t.shipment.code
-        : "Scan the shipment (SHP-…) to pack bags into";
-    } else {
-      words = "Scan a bag, a collection, a location or a shipment";
-    }
-    $("scan-prompt").textContent = words;
-    $("cancel").hidden = !p && !t;
+    var words = nextScan();
+    $("mode-title").textContent = words[0];
+    $("scan-prompt").textContent = words[1];
+    root.dataset.mode = state.pending ? "pending" : state.mode;
+    $("cancel").hidden = !state.pending && !state.target;
     document.querySelectorAll(".mode").forEach(function (button) {
       button.setAttribute("aria-pressed", String(button.dataset.mode === state.mode));
     });
   }
 
-  function nextFree() {
-    return state.target.slots.filter(function (s) { return !s.bag; })[0] || null;
+  function nextScan() {
+    var p = state.pending, t = state.target;
+    if (p && p.needs === "location") {
+      return ["Scan the position", "Scan the position (LOC-…) to " + p.action + " bag " + V.bagWords(p.bag) + " into"];
+    }
+    if (p && p.needs === "shipment") {
+      return ["Scan the shipment", "Scan the shipment (SHP-…) to " + p.action + " bag " + V.bagWords(p.bag)];
+    }
+    if (state.mode === "box") {
+      var free = t && nextFree();
+      if (!t) { return ["Store into box: scan the box", "Scan the box (LOC-…) the bags go into"]; }
+      if (!free) { return [t.location.name + " is full", t.location.name + " is full: scan another box"]; }
+      return ["Next bag → stored in " + free.name, "Scan a bag to store it in " + free.name + " of " +
+        t.location.name + " (a bag in storage now is moved there)"];
+    }
+    if (state.mode === "retrieve") { return ["Next bag → retrieved", "Scan a bag: it is taken out of storage"]; }
+    if (state.mode === "pack" || state.mode === "receive") {
+      var packing = state.mode === "pack";
+      if (!t) {
+        return [(packing ? "Pack" : "Receive") + ": scan the shipment",
+          "Scan the shipment (SHP-…) the bags " + (packing ? "go into" : "arrived in")];
+      }
+      return ["Next bag → " + (packing ? "packed into " : "received from ") + t.shipment.code,
+        "Scan a bag to " + t.action + " it: shipment " + t.shipment.code + " to " + t.shipment.destination_site];
+    }
+    if (state.mode === "discard") {
+      if (!state.reason) { return ["Discard: type the reason", "Type the reason once; then each bag scanned is discarded"]; }
+      return ["Next bag → discarded", "Scan a bag to discard it. Reason: " + state.reason];
+    }
+    return ["Look up", "Scan a bag, a collection, a location or a shipment: it is shown, nothing changes"];
   }
 
   function setMode(mode) {
-    state.mode = mode; state.target = null; state.pending = null;
-    $("reason-box").hidden = true;
-    showTarget(); prompt(); focusScan();
+    state.mode = mode; state.target = null; state.pending = null; state.reason = "";
+    hideReason();
+    V.target($("target"), null);
+    if (mode === "discard") { askReason(); }
+    prompt();
+    focusScan();
   }
 
-  /* ---- scans ---- */
-
-  function enqueue(task) {
-    // Scans are handled one after another, in the order they were made.
-    queue = queue.then(task).catch(function (error) { refuse(error.message); }).then(function () {
-      prompt(); focusScan();
-    });
-    return queue;
+  function command(name) {
+    var mode = COMMANDS[name];
+    if (!mode) { return refuse("The station has no command '" + name + "'."); }
+    setMode(mode);
+    say("mode", mode === "single" ? "Done: single scans, each scan is only looked up." :
+      "Mode: " + MODE_NAMES[mode].toUpperCase() + ". " + nextScan()[1] + ".");
   }
 
-  function onScan(raw) {
-    if (state.pending && state.pending.needs) { return finish(state.pending, raw); }
-    return lookup(raw).then(function (found) {
-      if (found.kind === "location") { return target("box", found.location); }
-      if (found.kind === "shipment") { return target("shipment", found.shipment); }
-      if (state.mode !== "single") { return batch(raw, found); }
-      if (found.kind === "donation") {
-        state.bag = null;
-        showDonation(found.donation, raw);
-        return say("ok", "Collection " + dinWords(found.donation.din) + " " + found.donation.check_character + " found.");
-      }
-      state.bag = found.bag; state.bagRaw = raw;
-      showBag(found.bag);
-      say("ok", "Bag " + bagWords(found.bag) + ": " + found.bag.status.toUpperCase() + ".");
-    }, function (error) { refuse(error.message); });
+  function nextFree() { return state.target.slots.filter(function (s) { return !s.bag; })[0] || null; }
+
+  function setBox(location) {
+    var slots = location.kind === "position" ? [location] : (location.children || []).filter(function (c) { return c.kind === "position"; });
+    if (!slots.length) { return refuse(location.name + " (" + location.code + ") is a " + location.kind + ": scan a box or a position to store into."); }
+    state.target = { kind: "box", location: location, slots: slots };
+    V.target($("target"), state.target);
+    if (!nextFree()) { return refuse(location.name + " has no empty position: scan another box."); }
+    say("ok", "Storing into " + location.name + ": scan the bags.");
   }
 
-  function target(mode, found) {
-    state.pending = null;
-    if (mode === "box") {
-      var slots = found.kind === "position" ? [found] : found.children.filter(function (c) { return c.kind === "position"; });
-      if (!slots.length) { return refuse(found.name + " (" + found.code + ") holds no positions: scan a box or a position."); }
-      state.mode = "box";
-      state.target = { kind: "box", location: found, slots: slots };
-      showTarget();
-      if (!nextFree()) { return refuse(found.name + " has no empty position: scan another box."); }
-      return say("ok", "Storing into " + found.name + ": scan the bags.");
+  function setShipment(shipment) {
+    var mode = state.mode, status = shipment.status.replace(/_/g, " ");
+    show(V.shipmentCard(shipment));
+    if (mode === "pack" && shipment.status !== "packing") {
+      return refuse("Shipment " + shipment.code + " has left the lab (" + status + "): nothing can be packed into it. Scan a shipment being packed.");
     }
-    var action = { packing: "pack", in_transit: "receive" }[found.status];
-    if (!action) { return refuse("Shipment " + found.code + " was already received: nothing can be scanned into it."); }
-    state.mode = "shipment";
-    state.target = { kind: "shipment", shipment: found, action: action, count: found.bags };
-    showTarget();
-    return say("ok", (action === "pack" ? "Packing into " : "Receiving from ") + found.code + ": scan the bags.");
+    if (mode === "receive" && shipment.status === "packing") {
+      return refuse("Shipment " + shipment.code + " is still being packed: it has not left the lab, so no bag can be received from it. Scan the shipment the bags arrived in.");
+    }
+    if (mode === "receive" && shipment.status !== "in_transit") {
+      return refuse("Shipment " + shipment.code + " was already received: no bag can be received from it again.");
+    }
+    state.target = { kind: "shipment", shipment: shipment, action: mode };
+    V.target($("target"), state.target);
+    say("ok", (mode === "pack" ? "Packing into " : "Receiving from ") + shipment.code + ": scan the bags.");
   }
 
-  function batch(raw, found) {
+  /* A mode other than single: a target (box, shipment) or a bag to act on; nothing else. */
+  function inMode(raw, found) {
+    var mode = state.mode, t = state.target;
+    if (found.kind === "location" && mode === "box") { return setBox(found.location); }
+    if (found.kind === "shipment" && (mode === "pack" || mode === "receive")) { return setShipment(found.shipment); }
     if (found.kind !== "bag") {
-      return refuse("That is a collection (DIN " + dinWords(found.donation.din) + "), not a bag: choose Single scans to receive it.");
+      var expected = mode === "box" ? "the box (LOC-…) or a bag" : (mode === "pack" || mode === "receive") ? "the shipment (SHP-…) or a bag" : "a bag";
+      return refuse("That is " + KIND_WORDS[found.kind] + ": in " + MODE_NAMES[mode] + " the station takes " + expected +
+        ". Nothing was done. Scan Done (CMD-DONE) or tap Single scans to look it up.");
     }
-    var bag = found.bag, t = state.target;
-    showBag(bag);
-    state.bag = bag; state.bagRaw = raw;
-    if (!t) { return refuse("Scan the " + (state.mode === "box" ? "box (LOC-…)" : "shipment (SHP-…)") + " first, then the bags."); }
-    var request = { action: t.action, bag: bag, raw: raw };
-    if (t.kind === "box") {
+    var bag = found.bag;
+    showBag(bag, raw);
+    var request = { action: mode, bag: bag, raw: raw };
+    if (mode === "discard") {
+      if (!state.reason) { askReason(); return refuse("Type the reason first: bag " + V.bagWords(bag) + " was not discarded."); }
+      request.reason = state.reason;
+    } else if (mode === "box") {
+      if (!t) { return refuse("Scan the box (LOC-…) first, then the bags."); }
       var here = t.slots.filter(function (s) { return s.code === bag.storage_position; })[0];
       // A second read of the same bag must not move it on to the next position.
-      if (here) { return refuse("Bag " + bagWords(bag) + " is already in " + here.name + " of this box."); }
+      if (here) { return refuse("Bag " + V.bagWords(bag) + " is already in " + here.name + " of this box."); }
       var slot = nextFree();
       if (!slot) { return refuse(t.location.name + " is full: scan another box."); }
       // A bag already in storage is moved; the server refuses anything else with its reason.
       request.action = bag.allowed_actions.indexOf("move") >= 0 ? "move" : "store";
       request.location = slot.code;
       request.slot = slot;
-    } else {
+    } else if (mode === "pack" || mode === "receive") {
+      if (!t) { return refuse("Scan the shipment (SHP-…) first, then the bags."); }
       request.shipment = t.shipment.code;
     }
     return send(request);
   }
+
+  /* ---- scans ---- */
+
+  function enqueue(task) {
+    // Reads are handled one after another, in the order they were made.
+    queue = queue.then(task).catch(function (error) { refuse(error.message); }).then(function () {
+      prompt(); focusScan();
+    });
+    return queue;
+  }
+
+  function onRead(raw) {
+    state.held = null;
+    showCollectionButton();
+    echo(raw);
+    enqueue(function () {
+      return lookup(raw).then(function (found) { return handle(raw, found); }, function (error) { refuse(error.message); });
+    });
+  }
+
+  function handle(raw, found) {
+    if (found.kind === "command") { return command(found.command); }
+    if (state.pending && state.pending.needs) { return finish(state.pending, raw, found); }
+    if (state.mode === "single") { return showFound(raw, found); }
+    return inMode(raw, found);
+  }
+
+  function onHeld(held) {
+    state.held = held;
+    echo(held.din && held.product ? "DIN and product code" : held.din ? "DIN " + V.dinWords(held.din.slice(1, 14)) : "Product code " + (held.product || "").slice(2));
+    root.dataset.sound = "half";
+    V.sound("half");
+    showCollectionButton();
+  }
+
+  function onDropped() {
+    // The pairing status says why, in large type, until the next read: here only the sound.
+    state.held = null;
+    showCollectionButton();
+    root.dataset.sound = "error";
+    V.sound("error");
+  }
+
+  /* A DIN alone, on purpose: a collection's label has no product code. Only looked up. */
+  function showCollectionButton() {
+    var held = state.held;
+    $("collection").hidden = !(held && held.din && !held.product && state.mode === "single" && !state.pending);
+  }
+
+  function lookUpCollection() {
+    var held = state.held;
+    if (!held || !held.din) { return; }
+    field.reset();
+    state.held = null;
+    showCollectionButton();
+    echo(held.din);
+    enqueue(function () {
+      return lookup(held.din).then(function (found) { return showFound(held.din, found); }, function (error) { refuse(error.message); });
+    });
+  }
+
+  /* ---- an action chosen on the bag card (single scans) ---- */
 
   function choose(action) {
     if (!state.bag) { return; }
@@ -341,45 +337,82 @@
     next();
   }
 
-  function askReason() {
-    $("reason-label").textContent = "Reason to " + state.pending.action + " bag " + bagWords(state.pending.bag);
-    $("reason-box").hidden = false;
-    $("reason-input").value = "";
-    $("reason-input").focus();
-  }
-
   function next() {
     var p = state.pending;
-    $("reason-box").hidden = true;
+    hideReason();
     if (NEEDS_LOCATION.indexOf(p.action) >= 0) { p.needs = "location"; }
     else if (NEEDS_SHIPMENT.indexOf(p.action) >= 0) { p.needs = "shipment"; }
     if (p.needs) { prompt(); focusScan(); return; }
     enqueue(function () { return send(p); });
   }
 
-  function finish(p, raw) {
+  function finish(p, raw, found) {
+    var wanted = p.needs === "location" ? "location" : "shipment";
+    if (found.kind !== wanted) {
+      return refuse("That is " + KIND_WORDS[found.kind] + ", not " + KIND_WORDS[wanted] + ". " + nextScan()[1] + ", or Cancel.");
+    }
     p[p.needs] = raw;
     return send(p);
   }
 
   function send(p) {
     state.pending = null;
-    var body = { action: p.action, bag: p.raw, expected_version: p.bag.version };
+    var body = { action: p.action, bag: p.raw, expected_version: p.bag.version, station: stationName() };
     ["location", "shipment", "reason"].forEach(function (key) { if (p[key]) { body[key] = p[key]; } });
-    var station = $("station-name").value.trim();
-    if (station) { body.station = station; }
     return post(root.dataset.scanUrl, body).then(function (event) {
       if (p.slot) { p.slot.bag = p.bag.code; }
-      if (state.target && state.target.kind === "shipment" && p.action === "pack") { state.target.count += 1; }
-      showTarget();
+      if (state.target && state.target.kind === "shipment" && p.action === "pack") { state.target.shipment.bags += 1; }
+      V.target($("target"), state.target);
       var where = event.location_path || (event.shipment ? "shipment " + event.shipment : "");
-      succeed((DONE[event.action] || event.action) + ": " + bagWords(p.bag) + " · " +
+      say("ok", (V.done[event.action] || event.action) + ": " + V.bagWords(p.bag) + " · " +
         String(event.from_status || "").toUpperCase() + " → " + String(event.to_status).toUpperCase() +
         (where ? " · " + where : ""));
-      return lookup(p.bag.code).then(function (found) {
-        state.bag = found.bag; state.bagRaw = p.bag.code; showBag(found.bag);
-      }, function () {});
+      refreshLog();
+      return lookup(p.bag.code).then(function (found) { showBag(found.bag, p.bag.code); }, function () {});
     }, function (error) { refuse(error.message); });
+  }
+
+  /* ---- the reason: asked once for discard mode, or for one bag's action ---- */
+
+  function askReason() {
+    var p = state.pending;
+    $("reason-label").textContent = p ? "Reason to " + p.action + " bag " + V.bagWords(p.bag)
+      : "Reason to discard the bags scanned next (asked once)";
+    $("reason-box").hidden = false;
+    $("reason-input").value = "";
+    $("reason-input").focus();
+  }
+
+  function hideReason() {
+    $("reason-box").hidden = true;
+    if (document.activeElement === $("reason-input")) { $("reason-input").blur(); }
+  }
+
+  function confirmReason() {
+    var reason = $("reason-input").value.trim();
+    $("reason-input").value = "";
+    if (/^CMD-/i.test(reason)) { hideReason(); return field.read(reason); }
+    if (/^(=|&|LOC-|SHP-)/i.test(reason)) {
+      say("error", "That was a scan, not a reason: type the reason first. Nothing was done.");
+      return $("reason-input").focus();
+    }
+    if (!reason) { say("error", "Type the reason: it goes into the custody record."); return $("reason-input").focus(); }
+    if (state.pending) { state.pending.reason = reason; return next(); }
+    state.reason = reason;
+    hideReason();
+    prompt();
+    say("mode", "Discarding: each bag scanned next is discarded. Reason: " + reason);
+    focusScan();
+  }
+
+  function cancel() {
+    var askingForDiscard = !$("reason-box").hidden && !state.pending && state.mode === "discard";
+    if (state.pending) { state.pending = null; }
+    else if (askingForDiscard) { return setMode("single"); }
+    else if (state.target) { state.target = null; V.target($("target"), null); }
+    hideReason();
+    prompt();
+    input.focus();
   }
 
   /* ---- focus: the scan field always has it, except while a person types a reason or form ---- */
@@ -393,26 +426,37 @@
 
   function init() {
     var name = $("station-name");
-    name.value = localStorage.getItem(STATION_KEY) || "Lab scan station";
-    name.addEventListener("change", function () { localStorage.setItem(STATION_KEY, name.value.trim()); });
+    name.value = localStorage.getItem(STATION_KEY) || DEFAULT_STATION;
+    name.addEventListener("change", function () {
+      if (!name.value.trim()) { name.value = DEFAULT_STATION; }
+      localStorage.setItem(STATION_KEY, name.value.trim());
+      refreshLog();
+    });
     name.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); name.blur(); input.focus(); } });
 
-    $("scan-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      var raw = input.value;
-      input.value = "";
-      if (!raw.trim()) { return; }
-      enqueue(function () { return onScan(raw); });
+    field = window.custodyScanField(input, {
+      onRead: onRead, onHeld: onHeld, onDropped: onDropped, status: $("pair-status"),
+      pairSeconds: Number(root.dataset.pairSeconds) || 20, suffix: root.dataset.scanSuffix || ""
     });
+    window.custodyCamera($("camera"), {
+      decodeUrl: root.dataset.decodeUrl, view: $("camera-view"), status: $("camera-status"),
+      onRead: function (text) { field.read(text); }
+    });
+    $("scan-form").addEventListener("submit", function (event) { event.preventDefault(); });
     input.addEventListener("blur", function () { setTimeout(focusScan, 0); });
     document.addEventListener("click", function () { setTimeout(focusScan, 0); });
-    window.addEventListener("focus", focusScan);
-    document.addEventListener("keydown", function (e) {
-      if (e.key === "Escape") { cancel(); }
-    });
+    window.addEventListener("focus", function () { focusScan(); refreshLog(); });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") { cancel(); } });
     document.querySelectorAll(".mode").forEach(function (button) {
-      button.addEventListener("click", function () { setMode(button.dataset.mode); });
+      button.addEventListener("click", function () {
+        field.reset();
+        state.held = null;
+        showCollectionButton();
+        setMode(button.dataset.mode);
+        say("mode", "Mode: " + MODE_NAMES[state.mode].toUpperCase() + ". " + nextScan()[1] + ".");
+      });
     });
+    $("collection").addEventListener("click", lookUpCollection);
     $("cancel").addEventListener("click", cancel);
     $("reason-ok").addEventListener("click", confirmReason);
     $("reason-input").addEventListener("keydown", function (e) {
@@ -422,27 +466,8 @@
 
     prompt();
     input.focus();
-    if (input.dataset.prefill) {
-      var first = input.dataset.prefill;
-      enqueue(function () { return onScan(first); });
-    }
-  }
-
-  function confirmReason() {
-    var reason = $("reason-input").value.trim();
-    if (!reason) { say("error", "Type the reason: it goes into the custody record."); $("reason-input").focus(); return; }
-    state.pending.reason = reason;
-    $("reason-input").blur();
-    next();
-  }
-
-  function cancel() {
-    if (state.pending) { state.pending = null; }
-    else if (state.target) { state.target = null; showTarget(); }
-    $("reason-box").hidden = true;
-    $("reason-input").blur();
-    prompt();
-    input.focus();
+    refreshLog();
+    if (input.dataset.prefill) { onRead(input.dataset.prefill); }
   }
 
   init();

@@ -1,130 +1,76 @@
-"""The scan station in a real browser, driven the way a keyboard-wedge scanner drives it.
+"""The scan station in a real browser: looking bags up, acting on them from the bag card and in
+a mode, collections, typed DINs, and the page at the sizes it is used.
 
-Every scan is typed with the keyboard into whatever has focus, then Enter, exactly as a
-scanner does: if the page ever lost focus from its scan field, the scan would go nowhere and
-the test would fail.
+Scans are typed the way a keyboard-wedge scanner types them (tests/web/scan_station_steps.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from custody.config import settings
 from custody.domain.isbt128 import ALPHABET, check_character
-from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
 from custody.models import Bag, CustodyEvent, Donation, Donor, ShipmentItem, User
 from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
 from custody.services.core.identifiers import take_dins
-from tests.web.conftest import browser_sign_in, release_db
-
-MIN_TARGET_PX = 44
-STATION = "Lab scan station"
-
-
-@dataclass(frozen=True)
-class BagRef:
-    code: str
-    din: str
-    product_code: str
-    scan: str
-
-    @property
-    def eye_readable(self) -> str:
-        return f"{self.din[:5]} {self.din[5:7]} {self.din[7:]}"
-
-
-@dataclass(frozen=True)
-class Lab:
-    released: tuple[BagRef, BagRef]
-    quarantined: BagRef
-    box: str
-    positions: tuple[str, ...]
-    shipment: str
-
-
-def _ref(bag: Bag) -> BagRef:
-    scan = bag_scan_data(bag.din, bag.product_code, bag.expires_at)
-    return BagRef(bag.code, bag.din, bag.product_code, scan)
+from tests.web.conftest import TIMEOUT_MS, release_db
+from tests.web.scan_station_steps import (
+    STATION,
+    Lab,
+    bag_ref,
+    fits_width,
+    ok,
+    refused,
+    scan,
+    set_up_lab,
+    sign_in_to_station,
+    sign_up_technician,
+    small_targets,
+)
 
 
 @pytest.fixture
 def technician(make, live_server) -> str:
-    user = make.user("technician", username="tess.tech", name="Tess Okafor")
-    username = user.username
-    release_db()
-    return username
+    return sign_up_technician(make)
 
 
 @pytest.fixture
 def lab(make_lot, live_server) -> Lab:
-    released = make_lot(disposition="released", status="released", bags=2)
-    quarantined = make_lot(bags=1)
-    positions = make_lot.positions(3)
-    shipment = make_lot.shipment()
-    found = Lab(
-        released=tuple(_ref(b) for b in released.bags),
-        quarantined=_ref(quarantined.bags[0]),
-        box=positions[0].parent.code,
-        positions=tuple(p.code for p in positions),
-        shipment=shipment.code,
-    )
-    release_db()  # the live server writes next: no transaction may stay open here
-    return found
-
-
-def _sign_in_to_station(page: Page, live_server: str, username: str) -> None:
-    browser_sign_in(page, live_server, username, "/scan")
-    expect(page.get_by_role("heading", name="Scan station")).to_be_visible()
-
-
-def _scan(page: Page, data: str) -> None:
-    """What a keyboard-wedge scanner does: type the data into the focused field, then Enter."""
-    expect(page.locator("#scan-input")).to_be_focused()
-    page.keyboard.type(data)
-    page.keyboard.press("Enter")
-
-
-def _ok(page: Page):
-    return page.get_by_test_id("feedback-ok")
-
-
-def _refused(page: Page):
-    return page.get_by_test_id("feedback-error")
+    return set_up_lab(make_lot)
 
 
 def test_technician_stores_bags_packs_one_and_a_quarantined_bag_is_refused(
     page, live_server, technician, lab
 ):
-    _sign_in_to_station(page, live_server, technician)
+    sign_in_to_station(page, live_server, technician)
     first, second = lab.released
 
     # Single scan: the bag shows its identity, state and the actions that would succeed.
-    _scan(page, first.scan)
+    scan(page, first.scan)
     card = page.get_by_test_id("scanned-bag")
     expect(card).to_contain_text(first.eye_readable)
     expect(card.locator(".k-box")).to_have_text(check_character(first.din))
     expect(card).to_contain_text(first.product_code)
     expect(card.get_by_test_id("bag-state")).to_have_text("RELEASED")
     expect(card.get_by_test_id("lot-status")).to_have_text("RELEASED")
-    expect(_ok(page)).to_contain_text("RELEASED")
+    expect(ok(page)).to_contain_text("RELEASED")
     for not_a_scan in ("Allocate", "Handoff", "Infuse", "Verify"):
         expect(card.get_by_role("button", name=not_a_scan, exact=True)).to_have_count(0)
 
     # Store needs a second scan: the position, typed into the same field.
     card.get_by_role("button", name="Store", exact=True).click()
     expect(page.get_by_test_id("scan-prompt")).to_contain_text("Scan the position")
-    _scan(page, lab.positions[0])
-    expect(_ok(page)).to_contain_text("Stored")
-    expect(_ok(page)).to_contain_text("Position 1")
-    expect(_refused(page)).to_be_empty()
+    scan(page, lab.positions[0])
+    expect(ok(page)).to_contain_text("Stored")
+    expect(ok(page)).to_contain_text("Position 1")
+    expect(refused(page)).to_be_empty()
     expect(card.get_by_test_id("bag-location")).to_contain_text("Position 1")
 
     # Clicking anywhere hands focus back to the scan field.
@@ -132,40 +78,41 @@ def test_technician_stores_bags_packs_one_and_a_quarantined_bag_is_refused(
     expect(page.locator("#scan-input")).to_be_focused()
 
     # Batch: scan the box, then the bag; it goes into the box's next empty position.
-    page.get_by_role("button", name="Store into box").click()
-    _scan(page, lab.box)
+    page.get_by_role("button", name="Store / move into box").click()
+    scan(page, lab.box)
     expect(page.get_by_test_id("batch-target")).to_contain_text("Storing into Box")
-    _scan(page, second.scan)
-    expect(_ok(page)).to_contain_text("Stored")
-    expect(_ok(page)).to_contain_text("Position 2")
+    scan(page, second.scan)
+    expect(ok(page)).to_contain_text("Stored")
+    expect(ok(page)).to_contain_text("Position 2")
     # The same bag read twice stays where it is.
-    _scan(page, second.scan)
-    expect(_refused(page)).to_contain_text("is already in Position 2 of this box")
+    scan(page, second.scan)
+    expect(refused(page)).to_contain_text("is already in Position 2 of this box")
 
     # Batch: scan the shipment, then bags; each is packed.
     page.get_by_role("button", name="Pack into shipment").click()
-    _scan(page, lab.shipment)
+    scan(page, lab.shipment)
     expect(page.get_by_test_id("batch-target")).to_contain_text(f"Packing into {lab.shipment}")
-    _scan(page, first.scan)
-    expect(_ok(page)).to_contain_text("Packed")
-    expect(_ok(page)).to_contain_text("RELEASED → SHIPPED")
+    scan(page, first.scan)
+    expect(ok(page)).to_contain_text("Packed")
+    expect(ok(page)).to_contain_text("RELEASED → SHIPPED")
 
     # A quarantined bag may not be packed: red, in the server's words, with the state named.
-    _scan(page, lab.quarantined.scan)
+    scan(page, lab.quarantined.scan)
     expect(page.get_by_role("alert")).to_contain_text(
         "This bag is QUARANTINED: it cannot be packed into a shipment"
     )
-    expect(_refused(page)).to_contain_text("Allowed now:")
-    expect(_ok(page)).to_be_empty()
+    expect(refused(page)).to_contain_text("Allowed now:")
+    expect(ok(page)).to_be_empty()
     expect(page.get_by_test_id("scan-station")).to_have_attribute("data-sound", "error")
 
+    # The day's log is the server's, newest first: what was done, not what was refused.
     lines = page.get_by_test_id("scan-log").locator("li")
-    # The running list, newest first: each line green or red with its message.
-    expect(lines).to_have_count(5)
-    results = ["error", "ok", "error", "ok", "ok"]
-    for n, result in enumerate(results):
-        expect(lines.nth(n)).to_have_attribute("data-result", result)
-    expect(lines.nth(0)).to_contain_text("QUARANTINED")
+    expect(lines).to_have_count(3)
+    for n, (action, bag) in enumerate([("pack", first), ("store", second), ("store", first)]):
+        expect(lines.nth(n)).to_have_attribute("data-action", action)
+        expect(lines.nth(n)).to_contain_text(bag.eye_readable)
+    expect(lines.nth(0)).to_contain_text(f"RELEASED → SHIPPED shipment {lab.shipment}")
+    expect(lines.nth(0)).to_contain_text("Tess Okafor")
 
     # What the server committed matches what the page said.
     bags = {b.code: b for b in db.session.scalars(select(Bag))}
@@ -186,7 +133,9 @@ def test_technician_stores_bags_packs_one_and_a_quarantined_bag_is_refused(
     assert events[0].raw_scan == first.scan
 
 
-def test_technician_receives_a_collection_by_scanning_its_din(page, live_server, technician, app):
+def test_a_collections_din_alone_is_looked_up_only_on_purpose_and_received(
+    page, live_server, technician, app
+):
     with acting_as("system:test", reason="test setup"):
         (din,) = take_dins(settings().fin, 26, 1)
         donor = Donor(donor_code="DNR-RCPT", sex="F", birth_date=utcnow().date().replace(year=1988))
@@ -204,8 +153,12 @@ def test_technician_receives_a_collection_by_scanning_its_din(page, live_server,
         db.session.commit()
     release_db()
 
-    _sign_in_to_station(page, live_server, technician)
-    _scan(page, f"={din}00")
+    sign_in_to_station(page, live_server, technician)
+    # A DIN read alone waits for a product code; a collection has none, which a person says.
+    scan(page, f"={din}00")
+    expect(page.get_by_test_id("pair-status")).to_contain_text("now scan the product code")
+    expect(page.get_by_test_id("scanned-donation")).to_have_count(0)
+    page.get_by_role("button", name="No product code: look up the collection").click()
     card = page.get_by_test_id("scanned-donation")
     expect(card).to_contain_text(f"{din[:5]} {din[5:7]} {din[7:]}")
     expect(card.locator(".k-box")).to_have_text(check_character(din))
@@ -215,8 +168,8 @@ def test_technician_receives_a_collection_by_scanning_its_din(page, live_server,
     card.get_by_label("Temperature on arrival (°C)").fill("4.5")
     card.get_by_role("button", name="Receive collection").click()
 
-    expect(_ok(page)).to_contain_text("received")
-    expect(_refused(page)).to_be_empty()
+    expect(ok(page)).to_contain_text("received")
+    expect(refused(page)).to_be_empty()
     expect(card.get_by_role("button", name="Receive collection")).to_have_count(0)
     expect(page.locator("#scan-input")).to_be_focused()
 
@@ -233,29 +186,29 @@ def test_typed_din_with_its_check_character_is_accepted_and_a_wrong_one_refused(
     bag = lab.released[0]
     right = check_character(bag.din)
     wrong = next(c for c in ALPHABET if c != right)
-    _sign_in_to_station(page, live_server, technician)
+    sign_in_to_station(page, live_server, technician)
 
-    _scan(page, f"{bag.din}{wrong} {bag.product_code}")
+    scan(page, f"{bag.din}{wrong} {bag.product_code}")
     expect(page.get_by_role("alert")).to_contain_text("check character")
     expect(page.get_by_test_id("scan-station")).to_have_attribute("data-sound", "error")
     expect(page.get_by_test_id("scanned-bag")).to_have_count(0)
 
-    _scan(page, f"{bag.din}{right} {bag.product_code}")
-    expect(_refused(page)).to_be_empty()
+    scan(page, f"{bag.din}{right} {bag.product_code}")
+    expect(refused(page)).to_be_empty()
     expect(page.get_by_test_id("scanned-bag")).to_contain_text(bag.eye_readable)
     expect(page.get_by_test_id("scan-station")).to_have_attribute("data-sound", "ok")
 
 
 def test_a_discard_asks_for_the_reason_and_records_it(page, live_server, technician, lab):
     bag = lab.quarantined
-    _sign_in_to_station(page, live_server, technician)
-    _scan(page, bag.scan)
+    sign_in_to_station(page, live_server, technician)
+    scan(page, bag.scan)
     page.get_by_test_id("scanned-bag").get_by_role("button", name="Discard").click()
     reason = page.get_by_label(re.compile("Reason to discard"))
     expect(reason).to_be_focused()
     reason.fill("Bag punctured during handling")
     page.get_by_role("button", name="Confirm").click()
-    expect(_ok(page)).to_contain_text("Discarded")
+    expect(ok(page)).to_contain_text("Discarded")
     expect(page.get_by_test_id("scanned-bag").get_by_test_id("bag-state")).to_have_text("DISCARDED")
     expect(page.locator("#scan-input")).to_be_focused()
 
@@ -264,39 +217,53 @@ def test_a_discard_asks_for_the_reason_and_records_it(page, live_server, technic
 
 
 @pytest.mark.parametrize(
-    "viewport",
-    [{"width": 1024, "height": 768}, {"width": 768, "height": 1024}],
-    ids=["desktop-1024x768", "tablet-768x1024"],
+    ("viewport", "touch"),
+    [({"width": 1280, "height": 800}, False), ({"width": 768, "height": 1024}, True)],
+    ids=["bench-1280x800", "tablet-768x1024-touch"],
 )
-def test_station_fits_the_screen_with_glove_sized_targets(
-    page, live_server, technician, make_lot, viewport
+def test_every_button_and_link_is_a_gloved_fingertip_and_nothing_is_cut_off(
+    browser, live_server, technician, lab, make_lot, viewport, touch
 ):
-    lot = make_lot(bags=1, eligibility="incomplete")
-    bag = _ref(lot.bags[0])
+    warned = bag_ref(make_lot(bags=1, eligibility="incomplete").bags[0])
     release_db()
-    page.set_viewport_size(viewport)
-    _sign_in_to_station(page, live_server, technician)
-    _scan(page, bag.scan)
-    warnings = page.get_by_test_id("eligibility-warnings")
-    expect(warnings).to_contain_text("NOT EVALUATED FOR INFECTIOUS SUBSTANCES")
+    context = browser.new_context(viewport=viewport, has_touch=touch)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in_to_station(page, live_server, technician)
+        field = page.locator("#scan-input")
 
-    field = page.locator("#scan-input")
-    expect(field).to_be_in_viewport()
-    assert field.bounding_box()["height"] >= MIN_TARGET_PX
-    buttons = page.get_by_role("button").filter(has_not_text="Sign out")
-    assert buttons.count() >= 5
-    for n in range(buttons.count()):
-        button = buttons.nth(n)
-        if button.is_visible():
-            box = button.bounding_box()
-            assert box["height"] >= MIN_TARGET_PX and box["width"] >= MIN_TARGET_PX, (
-                button.inner_text(),
-                box,
-            )
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # A bag with warnings, its actions and the link to its page; a half read waiting.
+        scan(page, warned.scan)
+        expect(page.get_by_test_id("eligibility-warnings")).to_contain_text(
+            "NOT EVALUATED FOR INFECTIOUS SUBSTANCES"
+        )
+        scan(page, lab.released[0].din_barcode)
+        expect(
+            page.get_by_role("button", name="No product code: look up the collection")
+        ).to_be_visible()
+        expect(field).to_be_in_viewport()
+        assert field.bounding_box()["height"] >= 44
+        assert small_targets(page) == [] and fits_width(page)
 
-    # The bag page the station links to fits as well.
-    page.get_by_role("link", name="Bag page and custody history").click()
-    expect(page.get_by_test_id("bag-page")).to_be_visible()
-    expect(page.get_by_test_id("eligibility-warnings")).to_be_visible()
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # A box being filled, the day's log, Cancel; then discard mode asking its reason.
+        scan(page, "CMD-STORE")
+        scan(page, lab.box)
+        scan(page, lab.released[0].scan)
+        expect(ok(page)).to_contain_text("Stored")
+        expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+        assert small_targets(page) == [] and fits_width(page)
+        page.get_by_role("button", name="Discard").click()
+        expect(page.get_by_role("button", name="Confirm")).to_be_visible()
+        assert small_targets(page) == [] and fits_width(page)
+
+        # The freezer's boxes, positions and bags, and the sheet of command barcodes.
+        page.get_by_role("button", name="Cancel").nth(0).click()
+        scan(page, lab.box.replace("-BOX", "-FREEZER"))
+        expect(page.get_by_test_id("scanned-location")).to_contain_text("Position 1")
+        assert small_targets(page) == [] and fits_width(page)
+        page.get_by_role("link", name="Command barcodes").click()
+        expect(page.get_by_test_id("command")).to_have_count(7)
+        assert small_targets(page) == [] and fits_width(page)
+    finally:
+        context.close()
