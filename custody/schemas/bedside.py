@@ -73,6 +73,7 @@ class CheckOut(Schema):
 class VerifiedBagOut(Schema):
     code = fields.String()
     din = fields.String()
+    check_character = fields.String(metadata={"description": "the DIN's boxed check character"})
     product_code = fields.String()
     lot = fields.String()
     status = fields.String()

@@ -11,12 +11,22 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from custody.auth import page_requires
+from custody.config import settings
 from custody.domain.permissions import UseCase
 
 bp = Blueprint("ward", __name__, template_folder="../templates")
+
+# After a read that failed, the wristband already read stays on this screen (never carried to
+# another device or bed), and only for this long: then the check starts again from the patient.
+HOLD_WRISTBAND_SECONDS = 120
 
 
 @bp.get("/bedside")
 @page_requires(UseCase.USE_BEDSIDE)
 def bedside():
-    return render_template("ward/bedside.html")
+    return render_template(
+        "ward/bedside.html",
+        pair_seconds=settings().scan_pair_seconds,
+        scan_suffix=settings().scan_suffix,
+        hold_wristband_seconds=HOLD_WRISTBAND_SECONDS,
+    )

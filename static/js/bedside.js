@@ -1,6 +1,10 @@
-/* The bedside check: two scans, the server's checks shown one by one, a second nurse's own
- * credentials, then the infusion record. Every rule lives on the server; this page never
- * decides that a bag may be given, and offers no way past a stop. */
+/* The bedside check: the wristband, then the bag, the server's checks shown one by one, a
+ * second nurse's own credentials, then the infusion record. Every rule lives on the server;
+ * this page never decides that a bag may be given, and offers no way past a stop.
+ *
+ * The server is the memory: a wristband read on any tablet shows the infusion under way for
+ * that patient, with the form to record its end. Only a read that failed is held here (the
+ * wristband already read, for a short while, on this screen only). */
 (function () {
   "use strict";
 
@@ -14,32 +18,19 @@
     dose_level: "Right dose level", never_infused: "Bag never infused before",
     eligibility_warnings: "Donor eligibility warnings acknowledged", second_verifier: "Second nurse verified"
   };
-  var MARKS = { passed: "✓", failed: "✗", waiting: "…", pending: "" };
-  var AWAITED = { eligibility_warnings: true, second_verifier: true };
+  var MARKS = { passed: "✓", failed: "✗", waiting: "…", pending: "", skipped: "–" };
   var STAGGER_MS = 150;
   var AMBER_S = 600;
   var EXPIRED = "Post-thaw window passed — do not infuse";
 
   var $ = function (id) { return document.getElementById(id); };
   var urls = $("bedside").dataset;
+  var holdSeconds = Number(urls.holdWristbandSeconds) || 120;
   var state, timers = [];
 
   /* ---- talking to the server ---- */
 
   function post(url, body) { return window.custodyApi.post(url, body, "try again"); }
-
-  function get(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).catch(function () {
-      throw new Error("The server could not be reached: check the network, then try again.");
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) { return data; }
-        var failure = new Error((data.error && data.error.message) || "The server answered " + response.status + ".");
-        failure.status = response.status;
-        throw failure;
-      });
-    });
-  }
 
   /* ---- small pieces ---- */
 
@@ -54,18 +45,24 @@
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
-  function clock(iso) { var d = new Date(iso); return two(d.getHours()) + ":" + two(d.getMinutes()); }
+  function bagWords(b) {
+    return "DIN " + dinWords(b.din) + " [" + b.check_character + "] · product " + b.product_code.slice(0, 6) + " · division " + b.product_code.slice(6);
+  }
+  function dinWords(din) { return din.slice(0, 5) + " " + din.slice(5, 7) + " " + din.slice(7); }
 
-  // A datetime-local field showing now (to the minute); left as shown, it means "now".
-  function localNow(input) {
-    var d = new Date();
-    input.value = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + "T" + two(d.getHours()) + ":" + two(d.getMinutes());
-    input.dataset.shown = input.value;
+  function facts(list, pairs) {
+    list.textContent = "";
+    pairs.forEach(function (pair) {
+      if (!pair[1]) { return; }
+      var row = el("div");
+      row.appendChild(el("dt", null, pair[0]));
+      row.appendChild(el("dd", null, pair[1]));
+      list.appendChild(row);
+    });
   }
 
-  function changed(input) { return input.value !== input.dataset.shown; }
-
-  function countdown(node, onExpire) {
+  // Shared with the thaw panel (bedside_thaw.js): the same clock, the same colours.
+  var countdown = window.custodyCountdown = function (node, onExpire) {
     var deadline, tick = null;
     function draw() {
       var left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
@@ -79,47 +76,79 @@
       stop: stop,
       hide: function () { stop(); node.hidden = true; node.textContent = ""; }
     };
-  }
+  };
 
-  var useWithin = countdown($("countdown"), function () { if (!state.infusing) { hardStop(EXPIRED, []); } });
-  var thawWindow = countdown($("thaw-countdown"));
+  var useWithin = countdown($("countdown"), function () { hardStop(EXPIRED, []); });
 
-  /* ---- the two scans ---- */
+  /* ---- step 1: the wristband, and the infusion under way ---- */
 
-  function take(raw, typed) {
+  function takeWristband(raw) {
     raw = raw.trim();
     if (!raw) { return; }
-    if (state.infusing) { return say("verify-error", "An infusion is being recorded: finish it, or press Start again."); }
-    // A wristband starts "&#" (patient number); anything else is the bag's label.
-    var which = raw.indexOf("&#") === 0 ? "wristband" : "bag";
-    state[which] = raw;
-    say(which + "-read", which === "wristband" ? wristbandWords(raw) : typed ? "Typed: " + raw : "Bag label read.");
-    $(which + "-step").classList.add("done");
     clearResult();
-    if (!state.wristband) { $("wristband-input").focus(); } else if (!state.bag) { $("bag-input").focus(); } else { verify(); }
-  }
-
-  function wristbandWords(raw) {
-    var m = /^&#..\d\d(\w+)=#..(\d{4})(\d\d)(\d\d)$/.exec(raw);
-    return m ? "Record number " + m[1] + " · born " + m[2] + "-" + m[3] + "-" + m[4] : "Wristband read.";
+    var seq = state.seq;
+    post(urls.wristbandUrl, { wristband: raw }).then(function (found) {
+      if (seq !== state.seq) { return; }
+      state.wristband = raw;
+      var w = found.wristband, r = found.recipient;
+      say("wristband-read", (r ? r.name + " · " + r.subject_id + " · " : "") + "Record number " + w.patient_number + " · born " + w.birth_date);
+      $("wristband-step").classList.add("done");
+      hideRescan();
+      if (found.infusion_in_progress) { record.show(found.infusion_in_progress); }
+      $("bag-input").focus();
+    }, function (error) {
+      if (seq !== state.seq) { return; }
+      if (error.status === 422) { return showRescan("wristband", error.message); }
+      say("verify-error", error.message);
+    });
   }
 
   function typedWristband() {
     var number = $("record-number").value.replace(/\s+/g, ""), born = $("birth-date").value;
     if (!number || !born) { return say("verify-error", "Type the hospital record number and the date of birth from the wristband."); }
-    take("&#00" + two(number.length) + number + "=#00" + born.replace(/-/g, ""), true);
+    takeWristband("&#00" + two(number.length) + number + "=#00" + born.replace(/-/g, ""));
+  }
+
+  /* ---- step 2: the bag ---- */
+
+  function takeBag(raw, typedReason) {
+    raw = raw.trim();
+    if (!raw) { return; }
+    if (!state.wristband) { return say("verify-error", "Scan the patient's wristband first, then the bag."); }
+    state.bag = raw;
+    state.typedReason = typedReason || "";
+    say("bag-read", typedReason ? "Typed: " + raw : "Bag label read.");
+    $("bag-step").classList.add("done");
+    hideRescan();
+    if (camera.running()) { camera.stop(); }
+    if (record.bag()) { return sameBagAsRunning(raw); }
+    verify();
+  }
+
+  // During its own infusion, a scan of the bag being infused is a confirmation, not a stop.
+  function sameBagAsRunning(raw) {
+    post(urls.lookupUrl, { data: raw }).then(function (found) {
+      if (found.kind === "bag" && found.bag.code === record.bag()) {
+        say("running-bag-check", "✓ This is the bag being infused: " + dinWords(found.bag.din) + " [" + found.bag.check_character + "] " + found.bag.product_code + ".");
+        return;
+      }
+      verify();
+    }, function () { verify(); });
   }
 
   function typedBag() {
     var din = $("typed-din").value.replace(/\s+/g, ""), k = $("typed-k").value.trim(), product = $("typed-product").value.trim();
+    var reason = $("typed-reason").value.trim();
     if (!din || !k || !product) { return say("verify-error", "Type the DIN, the character in the box after it, and the product code."); }
-    take(din + " " + k + " " + product, true);
+    if (!reason) { return say("verify-error", "Say why the label is typed, not scanned: it is kept with the check."); }
+    takeBag(din + " " + k + " " + product, reason);
   }
 
   /* ---- the verification ---- */
 
   function verify(second) {
     var seq = state.seq, body = { recipient: state.wristband, bag: state.bag, warnings_acknowledged: $("warnings-ack").checked };
+    if (state.typedReason) { body.typed_reason = state.typedReason; }
     if (second) { body.second_verifier = second; }
     say("verify-error"); say("second-error");
     return post(urls.verifyUrl, body).then(function (result) {
@@ -131,8 +160,12 @@
 
   function show(r, second) {
     state.result = r;
+    if (r.outcome === "unreadable") { return unreadable(r); }
     $("verification").hidden = false;
     identity(r);
+    // What the label names, large, to match against the bag in hand: a lot's bags share one
+    // DIN, so the division in the product code tells them apart.
+    if (r.bag) { say("bag-read", bagWords(r.bag)); }
     drawChecks(r.checks || [], r.outcome);
     // No clock before the thaw has ended: the window runs from the end of the thaw.
     if (r.thaw && typeof r.thaw.seconds_left === "number") { useWithin.start(r.thaw.seconds_left); } else { useWithin.hide(); }
@@ -152,27 +185,60 @@
     if (r.outcome === "passed") { passed(r); }
   }
 
+  // A read failed: say which, keep the other read, and ask for that one again. Not a stop.
+  function unreadable(r) {
+    var failed = (r.checks || []).filter(function (c) { return c.rescan; }).map(function (c) { return c.check; });
+    var words = plain(r.stop_reason);
+    if (failed.indexOf("wristband") >= 0) {
+      state.wristband = null;
+      $("wristband-step").classList.remove("done");
+      say("wristband-read");
+    }
+    state.bag = null;
+    $("bag-step").classList.remove("done");
+    say("bag-read");
+    showRescan(failed.indexOf("wristband") >= 0 ? "wristband" : "bag", words);
+  }
+
+  function showRescan(which, words) {
+    say("rescan-words", plain(words));
+    $("rescan").hidden = false;
+    $("rescan").dataset.which = which;
+    if (which === "wristband") {
+      state.wristband = null;
+      $("wristband-step").classList.remove("done");
+      $("wristband-input").focus();
+      return;
+    }
+    holdWristband();
+    $("bag-input").focus();
+  }
+
+  function hideRescan() { $("rescan").hidden = true; say("rescan-words"); }
+
+  // The wristband read before a failed bag read stays, on this screen only, for a short while.
+  function holdWristband() {
+    clearTimeout(state.holdTimer);
+    state.holdTimer = setTimeout(function () {
+      reset();
+      say("verify-error", "The wristband was cleared after " + Math.round(holdSeconds / 60) + " minutes: scan the patient's wristband again.");
+    }, holdSeconds * 1000);
+  }
+
   function plain(message) {
     var text = String(message || "").replace(/^STOP:\s*/, "");
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
   function failures(checks) {
-    return checks.filter(function (c) { return !c.passed; }).map(function (c) { return c.message; });
+    return checks.filter(function (c) { return !c.passed && c.checked !== false; }).map(function (c) { return c.message; });
   }
 
   function identity(r) {
-    var list = $("identity"), p = r.recipient, b = r.bag;
-    list.textContent = "";
-    [["Patient", p && p.name], ["Born", p && p.birth_date], ["Record number", p && p.hospital_record_number],
-      ["Study number", p && p.subject_id], ["Bag", b && b.din.replace(/^(.{5})(..)/, "$1 $2 ") + " · " + b.product_code], ["Lot", b && b.lot],
-      ["Infusion", r.infusion_number && "Infusion " + r.infusion_number]].forEach(function (pair) {
-      if (!pair[1]) { return; }
-      var row = el("div");
-      row.appendChild(el("dt", null, pair[0]));
-      row.appendChild(el("dd", null, pair[1]));
-      list.appendChild(row);
-    });
+    var p = r.recipient, b = r.bag;
+    facts($("identity"), [["Patient", p && p.name], ["Born", p && p.birth_date], ["Record number", p && p.hospital_record_number],
+      ["Study number", p && p.subject_id], ["Bag", b && dinWords(b.din) + " [" + b.check_character + "] · " + b.product_code], ["Lot", b && b.lot],
+      ["Infusion", r.infusion_number && "Infusion " + r.infusion_number]]);
   }
 
   // Lines turn one after another, so the eye follows each check; unchanged lines stay still.
@@ -192,13 +258,14 @@
         line.appendChild(el("span", "why"));
         list.appendChild(line);
       }
-      var next = c.passed ? "passed" : outcome === "stopped" ? "failed" : "waiting";
-      if (line.dataset.state === next && line.lastChild.textContent === c.message) { return; }
+      var next = c.passed ? "passed" : c.checked === false ? "skipped" : outcome === "stopped" ? "failed" : "waiting";
+      var words = c.checked === false ? "Not checked yet." : c.message;
+      if (line.dataset.state === next && line.lastChild.textContent === words) { return; }
       delay += STAGGER_MS;
       timers.push(setTimeout(function () {
         line.dataset.state = next;
         line.firstChild.textContent = MARKS[next];
-        line.lastChild.textContent = c.message || "";
+        line.lastChild.textContent = words || "";
       }, delay));
     });
   }
@@ -206,13 +273,18 @@
   function hardStop(reason, checks) {
     $("second").hidden = true;
     $("passed").hidden = true;
-    // The heading already says STOP; the reason follows in plain words.
-    var words = plain(reason || "The checks did not pass."), list = $("stop-checks");
+    if (camera.running()) { camera.stop(); }
+    var words = plain(reason || "The checks did not pass."), list = $("stop-checks"), said = {};
     say("stop-reason", words);
+    said[words] = true;
     list.textContent = "";
-    // Any other failed check, once; not the ones merely waiting for the second nurse.
+    // Each other check that ran and failed, once; not those that could not run, nor those
+    // merely waiting for the second nurse.
     checks.forEach(function (c) {
-      if (!c.passed && !AWAITED[c.check] && plain(c.message) !== words) { list.appendChild(el("li", null, plain(c.message))); }
+      var line = plain(c.message);
+      if (c.passed || c.checked === false || said[line] || c.check === "second_verifier" || c.check === "eligibility_warnings") { return; }
+      said[line] = true;
+      list.appendChild(el("li", null, line));
     });
     $("stop").hidden = false;
     document.body.classList.add("stopped");
@@ -226,105 +298,10 @@
     $("warnings-ack").disabled = true;
     say("verified-by", "Verified by " + (r.first_verifier || urls.me) + " and " + (r.second_verifier || state.second) + ".");
     $("passed").hidden = false;
-    var form = $("start-form");
-    form.hidden = false;
-    localNow(form.elements.started_at);
-    var volume = r.volume_to_infuse_ml;  // prefilled when the answer carries it
-    if (volume) { form.elements.volume_ml.value = volume; }
-    form.querySelector("button").focus();
-  }
-
-  /* ---- the infusion record ---- */
-
-  function submit(form, url, body, done) {
-    var button = form.querySelector("button[type=submit]"), problem = form.querySelector(".problem");
-    button.disabled = true;
-    problem.textContent = "";
-    post(url, body).then(done, function (error) { problem.textContent = error.message; }).then(function () { button.disabled = false; });
-  }
-
-  function fields(form, timeField) {
-    var body = {}, volume = form.elements.volume_ml.value.trim(), time = form.elements[timeField];
-    // Left as shown, the time is the server's "now": never before the verification or the
-    // start it follows, as the minute the form showed could be.
-    if (changed(time)) { body[timeField] = new Date(time.value).toISOString(); }
-    if (volume) { body.volume_ml = Number(volume); }
-    body.reactions = form.elements.reactions.value.trim();
-    return body;
-  }
-
-  function startInfusion(event) {
-    event.preventDefault();
-    var form = event.target, body = fields(form, "started_at");
-    body.verification = state.result.uid;
-    if (!body.reactions) { delete body.reactions; }
-    submit(form, urls.infusionsUrl, body, function (infusion) {
-      state.infusing = true;
+    record.prepareStart(r, state.wristband, function () {
       useWithin.hide();
-      form.hidden = true;
-      var end = $("end-form");
-      end.hidden = false;
-      localNow(end.elements.ended_at);
-      end.elements.volume_ml.value = form.elements.volume_ml.value;
-      say("started-note", "Started at " + clock(infusion.started_at || body.started_at || Date.now()) + ".");
+      $("verification").hidden = true;
     });
-  }
-
-  function completeInfusion(event) {
-    event.preventDefault();
-    var form = event.target, body = fields(form, "ended_at");
-    var url = urls.infusionsUrl + "/" + encodeURIComponent(state.result.bag.code) + "/completion";
-    if (body.volume_ml === undefined) { form.querySelector(".problem").textContent = "Enter the volume infused (mL), as the pump shows it."; return; }
-    submit(form, url, body, function (infusion) {
-      form.hidden = true;
-      $("recorded").hidden = false;
-      say("recorded", "Infusion recorded: ended at " + clock(infusion.ended_at || Date.now()) + ", " + infusion.volume_ml + " mL" + ".");
-    });
-  }
-
-  /* ---- the thaw panel ---- */
-
-  function thawScan(raw) {
-    raw = raw.trim();
-    if (!raw) { return; }
-    state.thaw = null;
-    say("thaw-error"); say("thaw-status"); say("thaw-bag");
-    thawWindow.hide();
-    thawButtons(false);
-    describeThaw(raw).catch(function (error) { say("thaw-error", error.message); });
-  }
-
-  // The bag as it is now (state) and its thaw: after the scan, and again after each action.
-  function describeThaw(raw) {
-    return post(urls.lookupUrl, { data: raw }).then(function (found) {
-      if (found.kind !== "bag") { throw new Error("That is not a bag's label: scan the bag to thaw."); }
-      var bag = found.bag;
-      state.thaw = { raw: raw, code: bag.code };
-      say("thaw-bag", "Bag " + bag.din + " " + bag.check_character + " " + bag.product_code + " · " + bag.status.toUpperCase());
-      thawButtons(true);
-      return get(urls.thawsUrl + encodeURIComponent(bag.code)).then(showThaw, function (error) {
-        if (error.status !== 404) { throw error; }
-        say("thaw-status", error.message);  // not in the thawer yet, in the server's words
-      });
-    });
-  }
-
-  function showThaw(t) {
-    if (!t.ended_at) { thawWindow.hide(); return say("thaw-status", "Thawing since " + clock(t.started_at) + " (" + t.started_by + ")."); }
-    say("thaw-status", "Thawed at " + clock(t.ended_at) + " (" + t.ended_by + "); use by " + clock(t.use_by) + ".");
-    thawWindow.start(t.expired ? 0 : t.seconds_left || 0);
-  }
-
-  function thawButtons(on) {
-    document.querySelectorAll("[data-thaw]").forEach(function (b) { b.disabled = !on; });
-  }
-
-  function thawAction(action) {
-    var t = state.thaw;
-    if (!t) { return; }
-    say("thaw-error");
-    post(urls.scanUrl, { action: action, bag: t.raw }).then(function () { return describeThaw(t.raw); })
-      .catch(function (error) { say("thaw-error", error.message); });
   }
 
   /* ---- starting again, tabs, wiring ---- */
@@ -335,7 +312,7 @@
     timers = [];
     state.result = null;
     useWithin.hide();
-    ["verification", "warnings", "second", "passed", "start-form", "end-form", "recorded"].forEach(function (id) { $(id).hidden = true; });
+    ["verification", "warnings", "second", "passed", "start-form"].forEach(function (id) { $(id).hidden = true; });
     $("checks").textContent = "";
     $("warnings-ack").disabled = false;
     $("warnings-ack").checked = false;
@@ -343,11 +320,16 @@
   }
 
   function reset() {
-    state = { wristband: null, bag: null, result: null, second: null, infusing: false, seq: (state ? state.seq : 0), thaw: state && state.thaw };
+    if (state) { clearTimeout(state.holdTimer); }
+    state = { wristband: null, bag: null, result: null, second: null, typedReason: "",
+      holdTimer: null, seq: (state ? state.seq : 0) };
     clearResult();
+    if (bagField) { bagField.reset(); }
     document.querySelectorAll("#tab-verify form").forEach(function (f) { f.reset(); f.classList.remove("done"); });
     document.querySelectorAll("#tab-verify details").forEach(function (d) { d.open = false; });
-    ["wristband-read", "bag-read", "stop-reason"].forEach(function (id) { say(id); });
+    ["wristband-read", "bag-read", "stop-reason", "running-bag-check"].forEach(function (id) { say(id); });
+    record.hide();
+    hideRescan();
     $("stop").hidden = true;
     $("bedside").inert = false;
     document.body.classList.remove("stopped");
@@ -355,7 +337,7 @@
   }
 
   function showTab(name) {
-    document.querySelectorAll(".tab").forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset.tab === name)); });
+    document.querySelectorAll("button.tab").forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset.tab === name)); });
     $("tab-verify").hidden = name !== "verify";
     $("tab-thaw").hidden = name !== "thaw";
     $(name === "thaw" ? "thaw-input" : state.wristband ? "bag-input" : "wristband-input").focus();
@@ -370,12 +352,24 @@
     });
   }
 
+  var record = window.custodyInfusionRecord;
+  var scanOptions = { pairSeconds: Number(urls.pairSeconds) || 20, suffix: urls.scanSuffix || "" };
+  var wristbandField = window.custodyScanField($("wristband-input"), Object.assign({ onRead: takeWristband }, scanOptions));
+  var bagField = window.custodyScanField($("bag-input"), Object.assign({ onRead: function (data) { takeBag(data); }, status: $("bag-pairing") }, scanOptions));
+  var camera = window.custodyCamera($("camera"), {
+    decodeUrl: urls.decodeUrl, view: $("camera-view"), status: $("camera-status"),
+    // A wristband symbol (its data starts "&#") goes to the wristband step whatever
+    // step is showing, so a camera pointed at the wrong thing first cannot mistake it.
+    // The wristband already taken, seen again while the nurse turns to the bag, is no news.
+    onRead: function (text) {
+      if (text.trim() === state.wristband) { return; }
+      (/^\s*&#/.test(text) || !state.wristband ? wristbandField : bagField).read(text);
+    }
+  });
+
   document.querySelectorAll("form").forEach(function (f) { f.addEventListener("submit", function (e) { e.preventDefault(); }); });
-  onEnter($("wristband-input"), function (raw) { take(raw); });
-  onEnter($("bag-input"), function (raw) { take(raw); });
-  onEnter($("thaw-input"), thawScan);
   ["record-number", "birth-date"].forEach(function (id) { onEnter($(id), typedWristband); });
-  ["typed-din", "typed-k", "typed-product"].forEach(function (id) { onEnter($(id), typedBag); });
+  ["typed-din", "typed-k", "typed-product", "typed-reason"].forEach(function (id) { onEnter($(id), typedBag); });
   $("wristband-typed").addEventListener("click", typedWristband);
   $("bag-typed").addEventListener("click", typedBag);
   $("second").addEventListener("submit", function () {
@@ -383,10 +377,8 @@
     state.second = $("second-username").value.trim();
     verify({ username: state.second, password: $("second-password").value });
   });
-  $("start-form").addEventListener("submit", startInfusion);
-  $("end-form").addEventListener("submit", completeInfusion);
   document.querySelectorAll(".restart").forEach(function (b) { b.addEventListener("click", reset); });
-  document.querySelectorAll(".tab").forEach(function (b) { b.addEventListener("click", function () { showTab(b.dataset.tab); }); });
-  document.querySelectorAll("[data-thaw]").forEach(function (b) { b.addEventListener("click", function () { thawAction(b.dataset.thaw); }); });
+  document.querySelectorAll("button.tab").forEach(function (b) { b.addEventListener("click", function () { showTab(b.dataset.tab); }); });
+  $("hold-minutes").textContent = String(Math.round(holdSeconds / 60));
   reset();
 })();

@@ -220,3 +220,17 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.stop()
         release_db()
+
+
+@pytest.fixture
+def nurses(make, live_server):
+    """Two nurses of the ward (Nora first, Sam second), their rows committed for the server."""
+    from tests.web.bedside_steps import Nurse
+
+    made = (
+        make.user("nurse", username="nora.first", name="Nora First"),
+        make.user("nurse", username="sam.second", name="Sam Second"),
+    )
+    found = tuple(Nurse(u.id, u.username, u.full_name) for u in made)
+    release_db()
+    return found

@@ -19,7 +19,6 @@ from custody.extensions import db
 from custody.models import Bag, CustodyEvent
 from tests.web.conftest import browser_sign_in, release_db
 
-MIN_TARGET_PX = 44
 STATION = "Lab scan station"
 
 
@@ -120,18 +119,3 @@ def custody_events() -> list[tuple[str, str]]:
     found = [(e.bag.code, e.action) for e in events]
     release_db()
     return found
-
-
-def small_targets(page: Page) -> list[tuple[str, dict]]:
-    """Every visible button and link smaller than a gloved fingertip (44 × 44 CSS px)."""
-    small = []
-    for target in page.locator("button, a[href]").all():
-        if target.is_visible():
-            box = target.bounding_box()
-            if box["width"] < MIN_TARGET_PX or box["height"] < MIN_TARGET_PX:
-                small.append((target.inner_text(), box))
-    return small
-
-
-def fits_width(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

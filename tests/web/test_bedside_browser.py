@@ -9,79 +9,21 @@ and the outcome is read back from the database.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from custody.domain.isbt128 import check_character
-from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
-from custody.models import Bag, Infusion, Thaw
-from custody.services.core.facility import site_zone
+from custody.models import Bag, BedsideVerification, Infusion, Thaw
 from tests.factories import PASSWORD
-from tests.web.conftest import browser_sign_in, release_db
+from tests.web.bedside_steps import bedside_of, check, scan, scan_both, sign_in_at_bedside
+from tests.web.conftest import release_db
 
 MIN_TARGET_PX = 48
 USE_WITHIN = re.compile(r"^Use within (\d+):(\d\d)$")
-
-
-@dataclass(frozen=True)
-class Bedside:
-    bag_code: str
-    bag_scan: str
-    wristband: str
-    recipient_name: str
-
-
-@dataclass(frozen=True)
-class Nurse:
-    id: int
-    username: str
-    name: str
-
-
-def _bedside(bag, recipient) -> Bedside:
-    return Bedside(
-        bag_code=bag.code,
-        bag_scan=bag_scan_data(bag.din, bag.product_code, bag.expires_at, site_zone()),
-        wristband=wristband_data(recipient.hospital_record_number, recipient.birth_date),
-        recipient_name=recipient.name,
-    )
-
-
-@pytest.fixture
-def nurses(make, live_server) -> tuple[Nurse, Nurse]:
-    made = (
-        make.user("nurse", username="nora.first", name="Nora First"),
-        make.user("nurse", username="sam.second", name="Sam Second"),
-    )
-    found = tuple(Nurse(u.id, u.username, u.full_name) for u in made)
-    release_db()
-    return found
-
-
-def _sign_in(page: Page, live_server: str, username: str) -> None:
-    browser_sign_in(page, live_server, username, "/bedside")
-    expect(page.get_by_role("heading", name="Bedside check")).to_be_visible()
-
-
-def _scan(page: Page, field: str, data: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
-    expect(page.locator(f"#{field}")).to_be_focused()
-    page.keyboard.type(data)
-    page.keyboard.press("Enter")
-
-
-def _scan_both(page: Page, bedside: Bedside, wristband: str | None = None) -> None:
-    _scan(page, "wristband-input", wristband or bedside.wristband)
-    _scan(page, "bag-input", bedside.bag_scan)
-
-
-def _check(page: Page, name: str):
-    return page.get_by_test_id(f"check-{name}")
 
 
 def _seconds(text: str) -> int:
@@ -93,17 +35,17 @@ def _seconds(text: str) -> int:
 def test_two_nurses_verify_and_record_the_infusion(page, live_server, clinic, nurses):
     first, second = nurses
     bag, recipient, _ = clinic.at_bedside()
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, first.username)
+    sign_in_at_bedside(page, live_server, first.username)
 
-    _scan_both(page, bedside)
+    scan_both(page, bedside)
 
     for name in ("wristband", "bag_label", "recipient_identity", "lot_released", "thaw_window"):
-        expect(_check(page, name)).to_have_attribute("data-state", "passed")
-    expect(_check(page, "recipient_identity")).to_contain_text("Right patient")
-    expect(_check(page, "lot_released")).to_contain_text("Lot released by QA")
-    expect(_check(page, "second_verifier")).to_have_attribute("data-state", "waiting")
+        expect(check(page, name)).to_have_attribute("data-state", "passed")
+    expect(check(page, "recipient_identity")).to_contain_text("Right patient")
+    expect(check(page, "lot_released")).to_contain_text("Lot released by QA")
+    expect(check(page, "second_verifier")).to_have_attribute("data-state", "waiting")
     expect(page.get_by_test_id("identity")).to_contain_text(bedside.recipient_name)
     panel = page.get_by_test_id("second-verifier")
     expect(panel).to_contain_text("Second verifier — enter your own credentials")
@@ -130,11 +72,15 @@ def test_two_nurses_verify_and_record_the_infusion(page, live_server, clinic, nu
     start = page.get_by_test_id("infusion-form")
     start.get_by_label("Reactions so far").fill("none")
     start.get_by_role("button", name="Infusion started").click()
+    # What runs now is the server's record, shown as any tablet would show it.
+    running = page.get_by_test_id("infusion-running")
+    expect(running).to_be_visible()
+    expect(page.get_by_test_id("running-facts")).to_contain_text(f"by {first.name}")
+    expect(page.get_by_test_id("verification")).to_be_hidden()
     end = page.get_by_test_id("completion-form")
-    expect(end.get_by_test_id("started-note")).to_contain_text("Started at")
     end.get_by_label("Volume infused (mL)").fill("19.5")
     end.get_by_label("Reactions").fill("Mild chills at 10 minutes, resolved.")
-    end.get_by_role("button", name="Infusion complete").click()
+    end.get_by_role("button", name="Record the end").click()
     expect(page.get_by_test_id("infusion-recorded")).to_contain_text("Infusion recorded")
 
     infused = db.session.scalar(select(Bag).where(Bag.code == bedside.bag_code))
@@ -148,13 +94,13 @@ def test_two_nurses_verify_and_record_the_infusion(page, live_server, clinic, nu
 def test_wrong_patient_is_a_full_screen_stop_with_one_way_out(page, live_server, clinic, nurses):
     bag, recipient, _ = clinic.at_bedside()
     other = clinic.recipient(name="Other Patient")
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     other_band = wristband_data(other.hospital_record_number, other.birth_date)
     other_number = other.hospital_record_number
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
-    _scan_both(page, bedside, wristband=other_band)
+    scan_both(page, bedside, wristband=other_band)
 
     overlay = page.get_by_test_id("stop-overlay")
     expect(overlay).to_be_visible()
@@ -207,16 +153,16 @@ def test_eligibility_warnings_are_acknowledged_before_the_second_nurse_signs(
 ):
     first, second = nurses
     bag, recipient = _incomplete_donor_at_bedside(clinic, quality, make_lot)
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, first.username)
+    sign_in_at_bedside(page, live_server, first.username)
 
-    _scan_both(page, bedside)
+    scan_both(page, bedside)
 
     warnings = page.get_by_test_id("warnings")
     expect(warnings).to_be_visible()
     expect(warnings.locator("li")).not_to_have_count(0)
-    expect(_check(page, "eligibility_warnings")).to_have_attribute("data-state", "waiting")
+    expect(check(page, "eligibility_warnings")).to_have_attribute("data-state", "waiting")
     panel = page.get_by_test_id("second-verifier")
     panel.get_by_label("Username").fill(second.username)
     panel.get_by_label("Password").fill(PASSWORD)
@@ -228,17 +174,17 @@ def test_eligibility_warnings_are_acknowledged_before_the_second_nurse_signs(
     panel.get_by_role("button", name="Confirm as second verifier").click()
 
     expect(page.get_by_test_id("verified-by")).to_be_visible()
-    expect(_check(page, "eligibility_warnings")).to_have_attribute("data-state", "passed")
-    expect(_check(page, "eligibility_warnings")).to_contain_text("Acknowledged")
+    expect(check(page, "eligibility_warnings")).to_have_attribute("data-state", "passed")
+    expect(check(page, "eligibility_warnings")).to_contain_text("Acknowledged")
 
 
 def test_post_thaw_countdown_counts_down(page, live_server, clinic, nurses):
     bag, recipient, _ = clinic.at_bedside()  # thawed 5 minutes ago, 60-minute window
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
-    _scan_both(page, bedside)
+    scan_both(page, bedside)
 
     countdown = page.get_by_test_id("countdown")
     expect(countdown).to_have_text(USE_WITHIN)
@@ -252,11 +198,11 @@ def test_post_thaw_countdown_counts_down(page, live_server, clinic, nurses):
 def test_countdown_turns_amber_in_the_last_ten_minutes(page, live_server, clinic, nurses):
     bag, recipient, allocation = clinic.at_bedside(thawed=False)
     clinic.thaw(bag, allocation, minutes_ago=55)
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
-    _scan_both(page, bedside)
+    scan_both(page, bedside)
 
     countdown = page.get_by_test_id("countdown")
     expect(countdown).to_have_text(USE_WITHIN)
@@ -267,11 +213,11 @@ def test_countdown_turns_amber_in_the_last_ten_minutes(page, live_server, clinic
 def test_countdown_reaching_zero_stops_the_infusion(page, live_server, clinic, nurses):
     bag, recipient, allocation = clinic.at_bedside(thawed=False)
     clinic.thaw(bag, allocation, minutes_ago=60 - 15 / 60)  # 15 seconds of the window left
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
-    _scan_both(page, bedside)
+    scan_both(page, bedside)
 
     overlay = page.get_by_test_id("stop-overlay")
     expect(overlay).to_be_visible(timeout=40_000)
@@ -286,7 +232,7 @@ def test_typed_wristband_and_bag_are_verified_like_scans(page, live_server, clin
     born = recipient.birth_date.isoformat()
     k = check_character(din)
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
     page.get_by_text("Wristband will not scan? Type it").click()
     page.get_by_label("Hospital record number").fill(number)
@@ -298,40 +244,61 @@ def test_typed_wristband_and_bag_are_verified_like_scans(page, live_server, clin
     page.get_by_label("DIN", exact=True).fill(f"{din[:5]} {din[5:7]} {din[7:]}")
     page.get_by_label("Check (boxed)").fill(k)
     page.get_by_label("Product code", exact=True).fill(product)
+    # Typed by hand only with the reason, which is kept with the check.
+    page.locator("#bag-typed").click()
+    expect(page.get_by_test_id("verify-error")).to_contain_text("Say why the label is typed")
+    page.get_by_label("Why it is typed, not scanned").fill("Label wet, scanner cannot read it")
     page.locator("#bag-typed").click()
 
-    expect(_check(page, "recipient_identity")).to_have_attribute("data-state", "passed")
-    expect(_check(page, "bag_label")).to_have_attribute("data-state", "passed")
+    expect(check(page, "recipient_identity")).to_have_attribute("data-state", "passed")
+    expect(check(page, "bag_label")).to_have_attribute("data-state", "passed")
     expect(page.get_by_test_id("second-verifier")).to_be_visible()
+    attempt = db.session.scalars(select(BedsideVerification)).one()
+    assert attempt.typed_reason == "Label wet, scanner cannot read it"
 
 
-def test_wrong_check_character_is_stopped_in_words(page, live_server, clinic, nurses):
+def test_a_wrong_check_character_asks_to_type_again_and_is_no_stop(
+    page, live_server, clinic, nurses
+):
     bag, recipient, _ = clinic.at_bedside()
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     wrong = next(c for c in "ABCDEFGH" if c != check_character(bag.din))
-    typed = f"{bag.din} {wrong} {bag.product_code}"
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
-    _scan(page, "wristband-input", bedside.wristband)
-    _scan(page, "bag-input", typed)
+    scan(page, "wristband-input", bedside.wristband)
+    page.get_by_text("Label will not scan? Type it").click()
+    page.get_by_label("DIN", exact=True).fill(bag.din)
+    page.get_by_label("Check (boxed)").fill(wrong)
+    page.get_by_label("Product code", exact=True).fill(bag.product_code)
+    page.get_by_label("Why it is typed, not scanned").fill("Label torn")
+    page.locator("#bag-typed").click()
 
-    overlay = page.get_by_test_id("stop-overlay")
-    expect(overlay).to_be_visible()
-    expect(overlay).to_contain_text(re.compile(r"check character", re.I))
-    expect(page.get_by_role("button", name="Infusion started")).to_have_count(0)
+    rescan = page.get_by_test_id("rescan")
+    expect(rescan).to_contain_text("Could not read — scan again")
+    expect(page.get_by_test_id("rescan-words")).to_contain_text(
+        re.compile(r"check character", re.I)
+    )
+    expect(page.get_by_test_id("stop-overlay")).to_be_hidden()
+    # The wristband already read stays: only the bag is read again.
+    expect(page.get_by_test_id("wristband-read")).to_contain_text(recipient.hospital_record_number)
+    expect(page.locator("#bag-input")).to_be_focused()
+    scan(page, "bag-input", bedside.bag_scan)
+    expect(rescan).to_be_hidden()
+    expect(check(page, "recipient_identity")).to_have_attribute("data-state", "passed")
+    expect(page.get_by_test_id("second-verifier")).to_be_visible()
 
 
 def test_thaw_panel_starts_and_ends_the_thaw_and_shows_the_window(
     page, live_server, clinic, nurses
 ):
     bag, recipient, _ = clinic.at_bedside(thawed=False)
-    bedside = _bedside(bag, recipient)
+    bedside = bedside_of(bag, recipient)
     release_db()
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
 
     page.get_by_role("button", name="Thaw", exact=True).click()
-    _scan(page, "thaw-input", bedside.bag_scan)
+    scan(page, "thaw-input", bedside.bag_scan)
     expect(page.get_by_test_id("thaw-bag")).to_contain_text("RECEIVED")
     expect(page.get_by_test_id("thaw-status")).to_contain_text("not been put in the thawer")
 
@@ -358,11 +325,14 @@ def test_thaw_panel_starts_and_ends_the_thaw_and_shows_the_window(
 @pytest.mark.parametrize("viewport", [(1024, 768), (768, 1024)], ids=["landscape", "portrait"])
 def test_touch_targets_are_large_and_nothing_scrolls_sideways(page, live_server, nurses, viewport):
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
-    _sign_in(page, live_server, nurses[0].username)
+    sign_in_at_bedside(page, live_server, nurses[0].username)
     page.get_by_text("Label will not scan? Type it").click()
 
-    targets = page.locator("#bedside button:visible, #bedside input:visible, #bedside summary")
-    assert targets.count() >= 8
+    targets = page.locator(
+        "#bedside button:visible, #bedside input:visible, #bedside summary, #bedside a:visible, "
+        "header a:visible, header button:visible"
+    )
+    assert targets.count() >= 12
     for i in range(targets.count()):
         box = targets.nth(i).bounding_box()
         assert box["height"] >= MIN_TARGET_PX, targets.nth(i).evaluate("e => e.outerHTML")

@@ -25,15 +25,14 @@ from tests.web.scan_station_steps import (
     STATION,
     Lab,
     bag_ref,
-    fits_width,
     ok,
     refused,
     scan,
     set_up_lab,
     sign_in_to_station,
     sign_up_technician,
-    small_targets,
 )
+from tests.web.tablet import fits_width, small_targets
 
 
 @pytest.fixture

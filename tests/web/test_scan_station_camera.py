@@ -8,38 +8,13 @@ as YUV4MPEG2 4:2:0, which Chromium plays as its camera (DESIGN.md, pitfalls).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from PIL import Image
 from playwright.sync_api import expect
 
 from custody.domain.isbt128 import check_character
-from tests.labels.label_reading import rasterise
-from tests.web.conftest import CHROMIUM_ARGS, TIMEOUT_MS, find_chromium, release_db
+from tests.web.conftest import TIMEOUT_MS, release_db
+from tests.web.fake_camera import camera_file, chromium_with_camera, label_picture
 from tests.web.scan_station_steps import bag_ref, sign_in_to_station, sign_up_technician
-
-FRAME = (1280, 960)
-# The quarantine label's Data Matrix has 0.5 mm modules: 8.5 pixels a millimetre makes them
-# 4.25 pixels, and the 100 mm label 850 pixels, inside the frame.
-PIXELS_PER_MM = 8.5
-
-
-def _camera_file(label: Image.Image, path: Path, frames: int = 3) -> Path:
-    """`label` centred on a grey frame, as a YUV4MPEG2 4:2:0 file of identical frames."""
-    frame = Image.new("RGB", FRAME, (128, 128, 128))
-    frame.paste(
-        label.convert("RGB"), ((FRAME[0] - label.width) // 2, (FRAME[1] - label.height) // 2)
-    )
-    y, cb, cr = frame.convert("YCbCr").split()
-    half = (FRAME[0] // 2, FRAME[1] // 2)
-    planes = (
-        y.tobytes() + cb.resize(half, Image.BOX).tobytes() + cr.resize(half, Image.BOX).tobytes()
-    )
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{FRAME[0]} H{FRAME[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            out.write(b"FRAME\n" + planes)
-    return path
 
 
 def test_the_camera_reads_a_bag_label_and_the_station_names_the_bag(
@@ -53,20 +28,9 @@ def test_the_camera_reads_a_bag_label_and_the_station_names_the_bag(
     )
     assert label.status_code == 200, label.get_json()
     release_db()
-    (image,) = rasterise(label.data, dpi=round(PIXELS_PER_MM * 25.4))
-    camera = _camera_file(image, tmp_path / "label.y4m")
+    camera = camera_file(tmp_path / "label.y4m", [(label_picture(label.data), 1.5)])
 
-    with_camera = browser.browser_type.launch(
-        executable_path=find_chromium(),
-        headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}",
-        ],
-    )
-    try:
+    with chromium_with_camera(browser, camera) as with_camera:
         context = with_camera.new_context(viewport={"width": 1280, "height": 800})
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
@@ -86,5 +50,3 @@ def test_the_camera_reads_a_bag_label_and_the_station_names_the_bag(
         expect(echo).to_contain_text(re.compile(rf"^=\+.*={bag.din}\d\d=<{bag.product_code}&>"))
         page.get_by_role("button", name="Stop camera").click()
         expect(page.get_by_test_id("camera-view")).to_have_count(0)
-    finally:
-        with_camera.close()

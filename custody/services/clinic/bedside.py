@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from custody.domain import bedside_checks as rules
-from custody.domain import eligibility
+from custody.domain import eligibility, isbt128
 from custody.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -388,6 +388,7 @@ def _bag_brief(bag: Bag) -> dict[str, Any]:
     return {
         "code": bag.code,
         "din": bag.din,
+        "check_character": isbt128.check_character(bag.din),
         "product_code": bag.product_code,
         "lot": bag.lot.lot_number,
         "status": bag.status.value,
