@@ -19,6 +19,7 @@ from custody.domain.permissions import UseCase
 from custody.domain.wristband import wristband_data
 from custody.services.clinic.allocation import allocation_item, allocations_of
 from custody.services.clinic.dashboard import dashboard, recipient_record
+from custody.services.clinic.infusion_in_progress import in_progress
 from custody.services.clinic.recipients import list_recipients, site_today
 from custody.web.local_time import moment, site_zone
 
@@ -33,9 +34,14 @@ MAX_RECIPIENTS = 500
 @page_requires(UseCase.READ_RECIPIENTS)
 def clinic_dashboard():
     """What is due in the coming week, who still lacks product, and every recipient."""
+    board = dashboard(site_today(), DAYS_AHEAD)
+    zone = site_zone()
+    board["in_progress"] = [
+        running | {"started": moment(running["started_at"], zone)} for running in in_progress()
+    ]
     return render_template(
         "clinic/dashboard.html",
-        board=dashboard(site_today(), DAYS_AHEAD),
+        board=board,
         recipients=list_recipients(limit=MAX_RECIPIENTS),
     )
 
