@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per aggregate. Importing this registers them all."""
 
-from custody.models.accounts import ApiToken, Role, User
+from custody.models.accounts import ApiToken, Role, User, UserSession
 from custody.models.audit import AuditChainHead, AuditEntry
 from custody.models.bags import Bag, BagStatus
 from custody.models.base import Base
@@ -91,6 +91,7 @@ __all__ = [
     "Thaw",
     "Trial",
     "User",
+    "UserSession",
     "lot_donations",
     "recall_lots",
 ]
