@@ -28,9 +28,8 @@ def read_frame(data: bytes) -> list[dict[str, str]]:
         raise ValidationFailed("No image was sent: send one camera frame as JPEG or PNG.")
     if len(data) > MAX_FRAME_BYTES:
         raise ValidationFailed(
-            f"The frame is {len(data)} bytes; send one camera frame of at most "
-            f"{MAX_FRAME_BYTES // (1024 * 1024)} MB.",
-            size=len(data),
+            f"The frame is larger than {MAX_FRAME_BYTES // (1024 * 1024)} MB; send one camera "
+            "frame as JPEG or PNG of at most that size.",
         )
     image = _image(data)
     return [

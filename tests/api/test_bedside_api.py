@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from custody.domain.bedside_checks import CHECK_NAMES
+from custody.domain.isbt128 import check_character
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
 from custody.models import AuditEntry, BedsideVerification
@@ -41,6 +42,7 @@ def test_a_passed_verification_answers_the_contract_shape(client, clinic, ann):
     assert answer["bag"] == {
         "code": bag.code,
         "din": bag.din,
+        "check_character": check_character(bag.din),
         "product_code": bag.product_code,
         "lot": bag.lot.lot_number,
         "status": "verified",
