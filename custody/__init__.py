@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides by name: CUSTODY_* (and HOST, PORT, WEB_CONCURRENCY) variables are read
     exactly as if they were in the environment; other keys are Flask's own (tests set TESTING).
     """
-    from custody import auth, cli
+    from custody import auth, cli, security_headers
     from custody.api import register_api
     from custody.config import (
         EXTENSION_KEY,
@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     auth.init_app(app)
+    security_headers.init_app(app)
     with app.app_context():
         configure_engine(db.engine, settings.audit_shards)
     audit_trail.install(FlaskSession)

@@ -1,5 +1,8 @@
 """Who is asking: a browser session (Flask-Login) or an API bearer token, and their role.
 
+A browser session is the server's row (services/core/sessions.py), named by a key in the signed
+cookie: the cookie alone, copied or replayed after sign-out, idle or too old, is worth nothing.
+
 Every view says in one line which use case it starts; who may start it is the permissions
 table's answer (custody/domain/permissions.py), not the view's.
 """
@@ -9,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 from flask_login import current_user, login_required
 
+from custody.config import settings
 from custody.domain.errors import AuthenticationFailed
 from custody.domain.permissions import UseCase, allows, authorise, permission
-from custody.extensions import csrf, db, login_manager
+from custody.extensions import csrf, login_manager
 from custody.models.accounts import User
 from custody.services.core.accounts import user_for_token
+from custody.services.core.sessions import session_user
+
+# The session cookie's key naming the server's session row.
+SESSION_KEY = "session_key"
 
 
 def init_app(app: Flask) -> None:
@@ -25,11 +33,21 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
     app.jinja_env.globals["may"] = may
+    app.jinja_env.globals["session_idle_seconds"] = _idle_seconds
+
+
+def _idle_seconds() -> int:
+    return int(settings().session_idle.total_seconds())
 
 
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    user = session_user(session.get(SESSION_KEY))
+    if user is None or str(user.id) != user_id:
+        # Ended, expired or never the server's: the cookie is cleared, and the page asks to
+        # sign in again rather than act in a stale name.
+        session.pop(SESSION_KEY, None)
+        return None
+    return user
 
 
 def api_user() -> User:

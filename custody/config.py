@@ -69,7 +69,17 @@ class Settings:
     fhir_system_base: str
     # Dots per mm of the Zebra printers ZPL is made for: 12 = 300 dpi, 8 = 203 dpi.
     label_printer_dpmm: int
-    secure_cookies: bool
+    # Secure cookies: "auto" sends them over HTTPS only, except plain HTTP on the loopback.
+    secure_cookies: str
+    # A browser session ends after this long without a request, and at its lifetime anyway.
+    session_idle: timedelta
+    session_lifetime: timedelta
+    # A password older than this must be changed at the next sign-in (None: no ageing).
+    password_max_age: timedelta | None
+    # How long an API token is valid when issued without an explicit expiry.
+    token_lifetime: timedelta
+    # TLS proxies in front whose X-Forwarded-* headers are believed (0: none).
+    trusted_proxies: int
     # How long a DIN read alone waits for its product code (two linear barcodes read in turn).
     scan_pair_seconds: int
     # Characters a scanner sends after each read, besides Enter or Tab (empty: none).
@@ -86,7 +96,8 @@ class Settings:
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            # Decided per request when "auto" (custody.security_headers.CookieSecurity).
+            "SESSION_COOKIE_SECURE": self.secure_cookies == "1",
             "WTF_CSRF_TIME_LIMIT": None,
             # flask-smorest / OpenAPI
             "API_TITLE": "Custody tracker API",
@@ -133,6 +144,30 @@ def _minutes(low: int, high: int) -> Callable[[str], timedelta]:
 
 _ON = {"1", "true", "yes", "on"}
 _OFF = {"0", "false", "no", "off"}
+
+
+def _hours(low: int, high: int) -> Callable[[str], timedelta]:
+    count = _whole_number(low, high)
+    return lambda raw: timedelta(hours=count(raw))
+
+
+def _days(low: int, high: int) -> Callable[[str], timedelta]:
+    count = _whole_number(low, high)
+    return lambda raw: timedelta(days=count(raw))
+
+
+def _days_or_never(high: int) -> Callable[[str], timedelta | None]:
+    count = _whole_number(0, high)
+    return lambda raw: timedelta(days=count(raw)) or None
+
+
+def _cookie_security(raw: str) -> str:
+    word = raw.strip().lower()
+    if word == "auto":
+        return word
+    if word in _ON | _OFF:
+        return "1" if word in _ON else "0"
+    raise ValueError("it must be auto (HTTPS only, except plain HTTP on the loopback), 1 or 0")
 
 
 def _switch(raw: str) -> bool:
@@ -324,7 +359,12 @@ VARIABLES: tuple[Variable, ...] = (
         "https://fhir.hospital.example/custody",
     ),
     Variable("CUSTODY_LABEL_PRINTER_DPMM", "label_printer_dpmm", _printer_resolution, "12", "8"),
-    Variable("CUSTODY_SECURE_COOKIES", "secure_cookies", _switch, "0", "1"),
+    Variable("CUSTODY_SECURE_COOKIES", "secure_cookies", _cookie_security, "auto", "1"),
+    Variable("CUSTODY_SESSION_IDLE_MINUTES", "session_idle", _minutes(2, 240), "15", "15"),
+    Variable("CUSTODY_SESSION_MAX_HOURS", "session_lifetime", _hours(1, 72), "12", "12"),
+    Variable("CUSTODY_PASSWORD_MAX_AGE_DAYS", "password_max_age", _days_or_never(3650), "0", "365"),
+    Variable("CUSTODY_TOKEN_DAYS", "token_lifetime", _days(1, 3650), "90", "365"),
+    Variable("CUSTODY_TRUSTED_PROXIES", "trusted_proxies", _whole_number(0, 5), "0", "1"),
     Variable("CUSTODY_SCAN_PAIR_SECONDS", "scan_pair_seconds", _whole_number(5, 120), "20", "20"),
     Variable("CUSTODY_SCAN_SUFFIX", "scan_suffix", _suffix, "", "~"),
     Variable("HOST", "host", _text, "127.0.0.1", "0.0.0.0"),

@@ -40,7 +40,12 @@ def test_defaults_when_nothing_is_set(tmp_path):
     assert s.label_templates == SHIPPED_LABEL_TEMPLATES
     assert s.fhir_system_base == "https://custody-tracker.example/fhir"
     assert s.label_printer_dpmm == 12
-    assert s.secure_cookies is False
+    assert s.secure_cookies == "auto"
+    assert s.session_idle == timedelta(minutes=15)
+    assert s.session_lifetime == timedelta(hours=12)
+    assert s.password_max_age is None
+    assert s.token_lifetime == timedelta(days=90)
+    assert s.trusted_proxies == 0
     assert (s.scan_pair_seconds, s.scan_suffix) == (20, "")
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 5000, 2)
 
@@ -60,6 +65,11 @@ def test_values_are_read_into_their_types(tmp_path):
         CUSTODY_TIMEZONE="Europe/London",
         CUSTODY_RELEASE_SEGREGATION="off",
         CUSTODY_SECURE_COOKIES="yes",
+        CUSTODY_SESSION_IDLE_MINUTES="5",
+        CUSTODY_SESSION_MAX_HOURS="8",
+        CUSTODY_PASSWORD_MAX_AGE_DAYS="90",
+        CUSTODY_TOKEN_DAYS="30",
+        CUSTODY_TRUSTED_PROXIES="1",
         CUSTODY_LOGGER_GAP_MINUTES="45",
         CUSTODY_DONOR_TESTS=" HIV-1/2 ,, HBV ",
         CUSTODY_FHIR_SYSTEM_BASE="https://fhir.hospital.example/custody/",
@@ -70,7 +80,10 @@ def test_values_are_read_into_their_types(tmp_path):
     assert s.database_url == "postgresql+psycopg://u:p@db.example:5432/custody"
     assert s.fin == "A1234"
     assert s.time_zone == ZoneInfo("Europe/London")
-    assert s.release_segregation is False and s.secure_cookies is True
+    assert s.release_segregation is False and s.secure_cookies == "1"
+    assert (s.session_idle, s.session_lifetime) == (timedelta(minutes=5), timedelta(hours=8))
+    assert (s.password_max_age, s.token_lifetime) == (timedelta(days=90), timedelta(days=30))
+    assert s.trusted_proxies == 1
     assert s.logger_gap == timedelta(minutes=45)
     assert s.donor_tests == ("HIV-1/2", "HBV")
     assert s.fhir_system_base == "https://fhir.hospital.example/custody"
@@ -79,6 +92,24 @@ def test_values_are_read_into_their_types(tmp_path):
 
 # Each bad value, and the one line that names it, says what is wrong and gives an example.
 BAD_VALUES = [
+    (
+        "CUSTODY_SECURE_COOKIES",
+        "maybe",
+        "CUSTODY_SECURE_COOKIES=maybe cannot be used: it must be auto (HTTPS only, except plain "
+        "HTTP on the loopback), 1 or 0; set it like CUSTODY_SECURE_COOKIES=1",
+    ),
+    (
+        "CUSTODY_SESSION_IDLE_MINUTES",
+        "1",
+        "CUSTODY_SESSION_IDLE_MINUTES=1 cannot be used: it must be a whole number from 2 to 240; "
+        "set it like CUSTODY_SESSION_IDLE_MINUTES=15",
+    ),
+    (
+        "CUSTODY_TOKEN_DAYS",
+        "0",
+        "CUSTODY_TOKEN_DAYS=0 cannot be used: it must be a whole number from 1 to 3650; set it "
+        "like CUSTODY_TOKEN_DAYS=365",
+    ),
     (
         "CUSTODY_AUDIT_SHARDS",
         "0",

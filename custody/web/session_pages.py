@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
-from custody.auth import open_to_anyone, page_requires
+from custody.auth import SESSION_KEY, open_to_anyone, page_requires
+from custody.config import settings
 from custody.domain.errors import AuthenticationFailed
 from custody.domain.permissions import UseCase
 from custody.services.core.accounts import authenticate
+from custody.services.core.sessions import end_session, keep_alive, start_session
 from custody.web.forms import LoginForm
 
 bp = Blueprint("web", __name__, template_folder="../templates")
@@ -33,18 +35,44 @@ def login():
         except AuthenticationFailed as failure:
             error = failure.message
         else:
+            # A fresh cookie for a fresh session: nothing from before the sign-in carries over.
+            session.clear()
+            session[SESSION_KEY] = start_session(user, _client())
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     status = 401 if error else 200
-    return render_template("web/login.html", form=form, error=error), status
+    page = render_template(
+        "web/login.html",
+        form=form,
+        error=error,
+        expired=request.args.get("expired") == "1",
+        idle_minutes=int(settings().session_idle.total_seconds() // 60),
+    )
+    return page, status
 
 
 @bp.post("/logout")
 @open_to_anyone(UseCase.SIGN_OUT)
 def logout():
+    end_session(session.get(SESSION_KEY))
     logout_user()
+    session.clear()
     flash("You are signed out.")
     return redirect(url_for("web.login"))
+
+
+@bp.post("/session/alive")
+@page_requires(UseCase.READ_OWN_ACCOUNT)
+def session_alive():
+    """The page's "Stay signed in": a request, which is all the idle timeout counts."""
+    keep_alive(session.get(SESSION_KEY))
+    return "", 204
+
+
+def _client() -> str:
+    """Where the sign-in came from, for the trail: address and browser."""
+    agent = request.user_agent.string[:150]
+    return f"{request.remote_addr or '?'} {agent}".strip()
 
 
 def _safe_next(target: str | None) -> str:

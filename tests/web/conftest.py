@@ -138,12 +138,37 @@ def browser():
             browser.close()
 
 
+# What the browser refused under the content security policy, in this test (see below).
+_refused_by_policy: list[str] = []
+
+
+def watch_policy(page) -> None:
+    """Note every content security policy violation Chromium reports on `page`: a page that
+    needs an inline script or style, or another origin, is broken where the policy holds."""
+    page.on(
+        "console",
+        lambda message: (
+            _refused_by_policy.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _pages_keep_the_content_security_policy():
+    _refused_by_policy.clear()
+    yield
+    assert _refused_by_policy == [], "the page broke the content security policy"
+
+
 @pytest.fixture
 def page(browser, tmp_path):
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     page = context.new_page()
+    watch_policy(page)
     try:
         yield page
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page
 
-from tests.web.conftest import TIMEOUT_MS
+from tests.web.conftest import TIMEOUT_MS, watch_policy
 
 MIN_TARGET_PX = 44
 # The sizes the pages are used at: a bench screen, and a tablet held either way.
@@ -47,4 +47,6 @@ def tablet(browser: Browser, viewport: dict, **options) -> Page:
     context = browser.new_context(viewport=viewport, has_touch=True, **options)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
-    return context.new_page()
+    page = context.new_page()
+    watch_policy(page)
+    return page

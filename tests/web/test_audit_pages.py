@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from custody.extensions import db
+from custody.models import AuditEntry
 from custody.web import audit_pages
 from tests.services.audit.test_review import DIN_SCAN, Story, write_story
 from tests.services.core.test_audit_trail import _drop_guards
@@ -193,7 +194,14 @@ def test_older_entries_follow_on_a_page_at_a_time(client, story, monkeypatch):
         query = f"?{link.query}"
         assert page.all("newest-entries") == ([] if pages == 1 else ["← Newest entries"])
     assert pages == 3
-    assert seen == [*sorted(story.batch, reverse=True), story.token_deleted, story.nina_created]
+    # Newest first: Quinn's own sign-in (a session row opened), then the story's entries.
+    signed_in = db.session.get(AuditEntry, seen[0])
+    assert (signed_in.record_type, signed_in.action) == ("user_sessions", "create")
+    assert seen[1:] == [
+        *sorted(story.batch, reverse=True),
+        story.token_deleted,
+        story.nina_created,
+    ]
 
 
 # --- exports ----------------------------------------------------------------------------------
