@@ -66,7 +66,7 @@ def _fail(error: DomainError, exit_code: int = 2) -> None:
 # --- users -------------------------------------------------------------------------------
 
 
-@click.group("user", help="Create users and issue API tokens.")
+@click.group("user", help="Users, their API tokens and their sessions.")
 def user_group() -> None:
     pass
 
@@ -97,17 +97,73 @@ def _read_password() -> str:
 @user_group.command("token")
 @click.argument("username")
 @click.option("--label", default="", help="What the token is for (e.g. a scanner's name).")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=None, help="Valid for (CUSTODY_TOKEN_DAYS)."
+)
 @with_appcontext
-def user_token(username: str, label: str) -> None:
+def user_token(username: str, label: str, days: int | None) -> None:
     """Issue an API token. The token is the last line printed and is shown only once."""
     from custody.services.core.accounts import issue_token
 
     try:
-        token = issue_token("system:cli", username, label)
+        token = issue_token("system:cli", username, label, days)
     except DomainError as error:
         _fail(error)
     click.echo(f"API token for {username} (keep it secret; it is not shown again):")
     click.echo(token)
+
+
+@user_group.command("tokens")
+@click.argument("username", required=False)
+@with_appcontext
+def user_tokens(username: str | None) -> None:
+    """List API tokens (one user's, or everyone's): id, user, label, expiry, last use."""
+    from custody.services.core.accounts import list_tokens
+
+    try:
+        tokens = list_tokens(username)
+    except DomainError as error:
+        _fail(error)
+    for token in tokens:
+        state = f"revoked {_when(token.revoked_at)}" if token.revoked_at else "live"
+        click.echo(
+            f"{token.id}\t{token.user.username}\t{token.label or '-'}\t"
+            f"expires {_when(token.expires_at)}\tlast used {_when(token.last_used_at)}\t{state}"
+        )
+
+
+@user_group.command("revoke-token")
+@click.argument("token_id", type=int)
+@click.option("--reason", required=True)
+@with_appcontext
+def user_revoke_token(token_id: int, reason: str) -> None:
+    """Revoke an API token at once (its next use is refused)."""
+    from custody.services.core.accounts import revoke_token
+
+    try:
+        revoke_token("system:cli", token_id, reason)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"revoked token {token_id}")
+
+
+@user_group.command("end-sessions")
+@click.argument("username")
+@click.option("--reason", required=True)
+@with_appcontext
+def user_end_sessions(username: str, reason: str) -> None:
+    """End every open browser session of a user (a lost tablet, a leaver)."""
+    from custody.services.core.sessions import end_sessions_of
+
+    try:
+        ended = end_sessions_of("system:cli", username, reason)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"ended {ended} session(s) of {username}")
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 @user_group.command("unlock")

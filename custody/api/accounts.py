@@ -1,10 +1,22 @@
-"""Accounts: who am I, and (admins) creating and unlocking users."""
+"""Accounts: who am I, and (admins) users, their API tokens and their browser sessions."""
 
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, requires
 from custody.domain.permissions import UseCase
-from custody.schemas.accounts import UnlockIn, UserIn, UserOut
-from custody.services.core import accounts
+from custody.schemas.accounts import (
+    AccountChangeIn,
+    SessionListOut,
+    SessionsEndedOut,
+    TokenIn,
+    TokenIssuedOut,
+    TokenListOut,
+    TokenOut,
+    TokenQuery,
+    UnlockIn,
+    UserIn,
+    UserOut,
+)
+from custody.services.core import accounts, sessions
 
 PREFIX = "/users"
 blp = ApiBlueprint("users", __name__, description="People and their roles")
@@ -33,3 +45,49 @@ def create_user(body):
 @blp.response(200, UserOut)
 def unlock_user(body, username):
     return accounts.unlock_user(api_user().username, username, body["reason"])
+
+
+@blp.get("/tokens")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(TokenQuery, location="query")
+@blp.response(200, TokenListOut)
+def list_tokens(query):
+    """API tokens, newest first (`user`: one user's), with expiry, last use and revocation."""
+    return {"items": accounts.list_tokens(query.get("user"))}
+
+
+@blp.post("/<username>/tokens")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(TokenIn)
+@blp.response(201, TokenIssuedOut)
+def issue_token(body, username):
+    """Issue an API token for `username`; the answer is the only time it is shown."""
+    token = accounts.issue_token(api_user().username, username, body["label"], body["days"])
+    return {"token": token}
+
+
+@blp.post("/tokens/<int:token_id>/revocation")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(AccountChangeIn)
+@blp.response(200, TokenOut)
+def revoke_token(body, token_id):
+    """Revoke a token at once (401 on its next use), with the reason."""
+    return accounts.revoke_token(api_user().username, token_id, body["reason"])
+
+
+@blp.get("/sessions")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(TokenQuery, location="query")
+@blp.response(200, SessionListOut)
+def list_sessions(query):
+    """Browser sessions still open, newest first (`user`: one user's)."""
+    return {"items": sessions.open_sessions(query.get("user"))}
+
+
+@blp.post("/<username>/sessions/end")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(AccountChangeIn)
+@blp.response(200, SessionsEndedOut)
+def end_sessions(body, username):
+    """End every open browser session of `username` at once (a lost tablet, a leaver)."""
+    return {"ended": sessions.end_sessions_of(api_user().username, username, body["reason"])}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from custody.config import settings
 from custody.domain.errors import (
     AccountLocked,
     AuthenticationFailed,
+    Conflict,
     NotFound,
     ValidationFailed,
 )
@@ -23,6 +25,8 @@ from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
 
 MIN_PASSWORD_LENGTH = 10
+MAX_TOKEN_DAYS = 3650
+TOKEN_BOOKKEEPING_EVERY = timedelta(minutes=1)
 # The same words whether the username or the password was wrong: no account enumeration.
 BAD_CREDENTIALS = "Username or password is not correct."
 
@@ -134,17 +138,31 @@ def get_user(username: str) -> User:
     return user
 
 
-def issue_token(actor: str, username: str, label: str = "") -> str:
-    """Create an API token and return it; only its hash is kept, so it is shown once."""
+def issue_token(actor: str, username: str, label: str = "", days: int | None = None) -> str:
+    """Create an API token valid for `days` (CUSTODY_TOKEN_DAYS unless given) and return it;
+    only its hash is kept, so it is shown once."""
     user = get_user(username)
+    if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationFailed(f"A token is valid for 1 to {MAX_TOKEN_DAYS} days.", days=days)
+    lifetime = timedelta(days=days) if days is not None else settings().token_lifetime
     token = secrets.token_urlsafe(32)
     with acting_as(actor, reason="API token issued"):
-        db.session.add(ApiToken(user=user, token_hash=_token_digest(token), label=label))
+        db.session.add(
+            ApiToken(
+                user=user,
+                token_hash=_token_digest(token),
+                label=label.strip()[:100],
+                expires_at=utcnow() + lifetime,
+            )
+        )
         db.session.commit()
     return token
 
 
-def user_for_token(token: str) -> User | None:
+def user_for_token(token: str, now: datetime | None = None) -> User | None:
+    """The user of a live token: not revoked, not expired, its account neither locked nor
+    retired. Its last use is bookkeeping, written at most once a minute and not audited."""
+    now = now or utcnow()
     row = db.session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None)
@@ -152,7 +170,36 @@ def user_for_token(token: str) -> User | None:
     )
     if row is None or not row.user.is_active:
         return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_BOOKKEEPING_EVERY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        db.session.commit()
     return row.user
+
+
+def list_tokens(username: str | None = None) -> list[ApiToken]:
+    """API tokens, newest first: every user's, or one user's."""
+    query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if username:
+        query = query.where(ApiToken.user_id == get_user(username).id)
+    return list(db.session.scalars(query))
+
+
+def revoke_token(actor: str, token_id: int, reason: str, owner: str | None = None) -> ApiToken:
+    """Revoke a token at once, with the reason. `owner`: only that user's token may be named
+    (a user revoking their own), and another's is not found rather than refused."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the token is revoked.")
+    row = db.session.get(ApiToken, token_id)
+    if row is None or (owner is not None and row.user.username != owner):
+        raise NotFound(f"No API token {token_id} is known here.", token=token_id)
+    if row.revoked_at is not None:
+        raise Conflict(f"API token {token_id} was already revoked.", token=token_id)
+    with acting_as(actor, reason=reason.strip()):
+        row.revoked_at = utcnow()
+        db.session.commit()
+    return row
 
 
 def _token_digest(token: str) -> str:
