@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from custody.config import settings
@@ -20,7 +20,7 @@ from custody.domain.errors import AuthenticationFailed
 from custody.domain.permissions import UseCase, allows, authorise, permission
 from custody.extensions import csrf, login_manager
 from custody.models.accounts import User
-from custody.services.core.accounts import user_for_token
+from custody.services.core.accounts import locked_accounts, must_change_password, user_for_token
 from custody.services.core.sessions import session_user
 
 # The session cookie's key naming the server's session row.
@@ -34,6 +34,19 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     app.jinja_env.globals["may"] = may
     app.jinja_env.globals["session_idle_seconds"] = _idle_seconds
+    app.jinja_env.globals["password_change_due"] = _password_change_due
+    app.jinja_env.globals["locked_accounts_notice"] = _locked_accounts_notice
+
+
+def _password_change_due() -> bool:
+    return current_user.is_authenticated and must_change_password(current_user)
+
+
+def _locked_accounts_notice() -> list[str]:
+    """For administrators, on every page: the accounts locked after failed sign-ins."""
+    if not (current_user.is_authenticated and allows(current_user.role, UseCase.MANAGE_USERS)):
+        return []
+    return [user.username for user in locked_accounts()]
 
 
 def _idle_seconds() -> int:
@@ -96,12 +109,15 @@ def requires(use_case: UseCase) -> Callable:
 
 
 def page_requires(use_case: UseCase) -> Callable:
-    """Decorate a page: signed in (else to the sign-in page), and allowed `use_case`."""
+    """Decorate a page: signed in (else to the sign-in page), and allowed `use_case`. A person
+    whose password must change (reset, or too old) is sent to change it first."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
             check_permission(current_user, use_case)
+            if use_case is not UseCase.CHANGE_OWN_PASSWORD and must_change_password(current_user):
+                return redirect(url_for("web.password_page", next=request.full_path))
             return view(*args, **kwargs)
 
         wrapper.use_case = UseCase(use_case)

@@ -162,6 +162,51 @@ def user_end_sessions(username: str, reason: str) -> None:
     click.echo(f"ended {ended} session(s) of {username}")
 
 
+@user_group.command("reset-password")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why, and how the person was identified.")
+@with_appcontext
+def user_reset_password(username: str, reason: str) -> None:
+    """Set a temporary password (read from standard input), to be changed at the next sign-in."""
+    from custody.services.core.accounts import reset_password
+
+    temporary = _read_password()
+    try:
+        reset_password("system:cli", username, temporary, reason)
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{username} must choose a new password at the next sign-in")
+
+
+@user_group.command("retire")
+@click.argument("username")
+@click.option("--reason", required=True)
+@with_appcontext
+def user_retire(username: str, reason: str) -> None:
+    """Retire an account: it never signs in again, stays in the records, is never reused."""
+    from custody.services.core.accounts import retire_user
+    from custody.services.core.sessions import end_sessions_of
+
+    try:
+        retire_user("system:cli", username, reason)
+        end_sessions_of("system:cli", username, "account retired")
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"retired {username}")
+
+
+@user_group.command("list")
+@click.option("--locked", is_flag=True, help="Only accounts locked after failed sign-ins.")
+@with_appcontext
+def user_list(locked: bool) -> None:
+    """Every account: username, role, state, name."""
+    from custody.services.core.accounts import list_users
+
+    for user in list_users(True if locked else None):
+        state = "retired" if user.retired_at else "locked" if user.locked_at else "active"
+        click.echo(f"{user.username}\t{user.role.value}\t{state}\t{user.full_name}")
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 

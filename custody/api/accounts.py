@@ -5,6 +5,8 @@ from custody.auth import api_user, requires
 from custody.domain.permissions import UseCase
 from custody.schemas.accounts import (
     AccountChangeIn,
+    PasswordChangeIn,
+    PasswordResetIn,
     SessionListOut,
     SessionsEndedOut,
     TokenIn,
@@ -14,7 +16,9 @@ from custody.schemas.accounts import (
     TokenQuery,
     UnlockIn,
     UserIn,
+    UserListOut,
     UserOut,
+    UserQuery,
 )
 from custody.services.core import accounts, sessions
 
@@ -91,3 +95,43 @@ def list_sessions(query):
 def end_sessions(body, username):
     """End every open browser session of `username` at once (a lost tablet, a leaver)."""
     return {"ended": sessions.end_sessions_of(api_user().username, username, body["reason"])}
+
+
+@blp.get("")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(UserQuery, location="query")
+@blp.response(200, UserListOut)
+def list_users(query):
+    """Every account, retired ones included (never deleted); `locked=true`: those locked."""
+    return {"items": accounts.list_users(query.get("locked"))}
+
+
+@blp.post("/me/password")
+@requires(UseCase.CHANGE_OWN_PASSWORD)
+@blp.arguments(PasswordChangeIn)
+@blp.response(200, UserOut)
+def change_own_password(body):
+    """Change one's own password: the current one first (a wrong one counts as a failure)."""
+    return accounts.change_password(api_user(), body["current_password"], body["password"])
+
+
+@blp.post("/<username>/password-reset")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(PasswordResetIn)
+@blp.response(200, UserOut)
+def reset_password(body, username):
+    """Set a temporary password, to be changed at the next sign-in; unlocks the account."""
+    return accounts.reset_password(
+        api_user().username, username, body["temporary_password"], body["reason"]
+    )
+
+
+@blp.post("/<username>/retirement")
+@requires(UseCase.MANAGE_USERS)
+@blp.arguments(AccountChangeIn)
+@blp.response(200, UserOut)
+def retire_user(body, username):
+    """Retire an account: it never signs in again; it stays, and its name is never reused."""
+    user = accounts.retire_user(api_user().username, username, body["reason"])
+    sessions.end_sessions_of(api_user().username, username, "account retired")
+    return user

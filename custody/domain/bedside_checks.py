@@ -450,7 +450,12 @@ def _second_verifier(f: BedsideFacts) -> tuple[bool, str]:
             "nurse to enter their own user ID and password."
         )
     if s.credential_problem is not None:
-        return False, f"The second verifier was not accepted: {s.credential_problem}"
+        # Failures count towards that nurse's lockout, so the way on is said at once: another
+        # nurse can verify, and an administrator can unlock (an account is not the bedside's).
+        return False, (
+            f"The second verifier was not accepted: {s.credential_problem} Another qualified "
+            "nurse may verify instead; an administrator can unlock a locked account."
+        )
     # Qualified means allowed to verify at the bedside: the permissions table decides.
     if s.role not in roles_for(UseCase.VERIFY_AT_BEDSIDE):
         return False, (

@@ -45,6 +45,7 @@ class UseCase(enum.StrEnum):
     SIGN_OUT = "sign_out"
     # Accounts
     READ_OWN_ACCOUNT = "read_own_account"
+    CHANGE_OWN_PASSWORD = "change_own_password"
     MANAGE_USERS = "manage_users"
     # Reading the records (every signed-in role reads the product's records)
     READ_RECORDS = "read_records"
@@ -134,6 +135,7 @@ PERMISSIONS: Mapping[UseCase, Permission] = {
     UseCase.SIGN_IN: Permission(frozenset(), writes=True, site_scope=_NONE, public=True),
     UseCase.SIGN_OUT: Permission(frozenset(), writes=True, site_scope=_NONE, public=True),
     UseCase.READ_OWN_ACCOUNT: Permission(frozenset({T, Q, N, A}), writes=False, site_scope=_NONE),
+    UseCase.CHANGE_OWN_PASSWORD: Permission(frozenset({T, Q, N, A}), writes=True, site_scope=_NONE),
     UseCase.MANAGE_USERS: Permission(frozenset({A}), writes=True, site_scope=_NONE),
     UseCase.READ_RECORDS: Permission(frozenset({T, Q, N, A}), writes=False),
     UseCase.READ_ISBT128: Permission(frozenset({T, Q, N, A}), writes=False, site_scope=_NONE),

@@ -9,6 +9,8 @@ class UserOut(Schema):
     role = fields.Function(lambda u: u.role.value)
     locked = fields.Function(lambda u: u.locked_at is not None)
     active = fields.Boolean()
+    retired_at = fields.DateTime(allow_none=True)
+    must_change_password = fields.Boolean()
 
 
 class UserIn(Schema):
@@ -77,3 +79,32 @@ class SessionListOut(Schema):
 
 class SessionsEndedOut(Schema):
     ended = fields.Integer(metadata={"description": "how many open sessions were ended"})
+
+
+class PasswordChangeIn(Schema):
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=200)
+    )
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+
+
+class PasswordResetIn(Schema):
+    temporary_password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "to be changed by its owner at the next sign-in"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "why, and how the person's identity was confirmed"},
+    )
+
+
+class UserListOut(Schema):
+    items = fields.List(fields.Nested(UserOut))
+
+
+class UserQuery(Schema):
+    locked = fields.Boolean(metadata={"description": "true: only accounts locked after failures"})

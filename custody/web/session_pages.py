@@ -5,15 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from custody.auth import SESSION_KEY, open_to_anyone, page_requires
 from custody.config import settings
-from custody.domain.errors import AuthenticationFailed
+from custody.domain.errors import AuthenticationFailed, ValidationFailed
 from custody.domain.permissions import UseCase
-from custody.services.core.accounts import authenticate
+from custody.services.core.accounts import authenticate, change_password
 from custody.services.core.sessions import end_session, keep_alive, start_session
-from custody.web.forms import LoginForm
+from custody.web.forms import LoginForm, PasswordChangeForm
 
 bp = Blueprint("web", __name__, template_folder="../templates")
 
@@ -59,6 +59,28 @@ def logout():
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("web.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@page_requires(UseCase.CHANGE_OWN_PASSWORD)
+def password_page():
+    """Change one's own password: asked for first after an administrator's reset, or once the
+    password is older than the site allows (page_requires sends every page here until then)."""
+    form = PasswordChangeForm()
+    error = None
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            error = "The two new passwords differ: type the same new password twice."
+        else:
+            try:
+                change_password(current_user, form.current_password.data, form.password.data)
+            except ValidationFailed as refused:
+                error = refused.message
+            else:
+                flash("Your password is changed.")
+                return redirect(_safe_next(request.args.get("next")))
+    page = render_template("web/password.html", form=form, error=error)
+    return page, 422 if error else 200
 
 
 @bp.post("/session/alive")

@@ -677,7 +677,8 @@ def test_what_completes_at_the_bedside_is_worded_for_the_nurse():
         ),
         (
             SecondVerifierFacts("nina", credential_problem="Wrong password."),
-            "The second verifier was not accepted: Wrong password.",
+            "The second verifier was not accepted: Wrong password. Another qualified nurse may "
+            "verify instead; an administrator can unlock a locked account.",
         ),
         (
             SecondVerifierFacts("tom", "Tom Tech", "technician"),

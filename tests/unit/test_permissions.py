@@ -26,6 +26,7 @@ EXPECTED = {
     "sign_in": ("", True, False, "none"),
     "sign_out": ("", True, False, "none"),
     "read_own_account": ("tqna", False, False, "none"),
+    "change_own_password": ("tqna", True, False, "none"),
     "manage_users": ("a", True, False, "none"),
     "read_records": ("tqna", False, False, "product"),
     "read_isbt128": ("tqna", False, False, "none"),

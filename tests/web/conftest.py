@@ -259,3 +259,21 @@ def nurses(make, live_server):
     found = tuple(Nurse(u.id, u.username, u.full_name) for u in made)
     release_db()
     return found
+
+
+@pytest.fixture
+def fresh_request_globals(monkeypatch, app):
+    """The test's app context serves every request of every client in the test, and so does
+    `g`, where Flask-Login and the API cache the caller: clear it before each request, as a
+    server's fresh context would, or one browser would be answered as another."""
+    from flask import g, has_app_context
+    from flask.testing import FlaskClient
+
+    original = FlaskClient.open
+
+    def fresh_open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlaskClient, "open", fresh_open)

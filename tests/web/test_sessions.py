@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import g, has_app_context
 from sqlalchemy import select, update
 
 from custody.extensions import db
@@ -21,21 +20,7 @@ PAGE = "/clinic"
 API = "/api/v1/users/me"
 
 
-@pytest.fixture(autouse=True)
-def _no_request_cache_between_clients(monkeypatch, app):
-    """The test's app context is shared by every request of every client in the test, and so
-    is `g`, where Flask-Login and the API cache the caller: clear it before each request, or
-    one browser would be answered as another."""
-    from flask.testing import FlaskClient
-
-    original = FlaskClient.open
-
-    def fresh_open(self, *args, **kwargs):
-        if has_app_context():
-            g.__dict__.clear()
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(FlaskClient, "open", fresh_open)
+pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
 
 def _cookie(client) -> str:

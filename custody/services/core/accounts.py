@@ -1,14 +1,23 @@
-"""Accounts: creating users, signing in with lockout (21 CFR 11.300), and API tokens."""
+"""Accounts: their life cycle (created, password changed or reset, locked, unlocked,
+retired; never deleted), signing in with lockout (21 CFR 11.300), and API tokens.
+
+Sign-in answers the same words, after the same work, for an unknown name, a wrong password, a
+locked and a retired account: every path checks one password hash (an unknown name against a
+dummy hash), so neither the words nor the time tell which names exist. Passwords follow NIST SP
+800-63B: at least 12 characters, no composition rules, and refused when common, breached or
+guessable from the person's own name (zxcvbn's lists and estimate)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from custody.config import settings
 from custody.domain.errors import (
@@ -24,11 +33,20 @@ from custody.models.accounts import ApiToken, User
 from custody.models.base import utcnow
 from custody.services.core.audit_trail import acting_as
 
-MIN_PASSWORD_LENGTH = 10
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+# zxcvbn's estimate, 0-4: 3 is "safely unguessable" against an offline attack on a slow hash.
+MIN_PASSWORD_STRENGTH = 3
 MAX_TOKEN_DAYS = 3650
 TOKEN_BOOKKEEPING_EVERY = timedelta(minutes=1)
-# The same words whether the username or the password was wrong: no account enumeration.
-BAD_CREDENTIALS = "Username or password is not correct."
+# The same words whether the name is unknown, the password wrong or the account locked or
+# retired: no account enumeration. They say what the person can do in each case.
+BAD_CREDENTIALS = (
+    "Username or password is not correct. After repeated failures an account is locked: "
+    "ask an administrator."
+)
 
 
 def create_user(actor: str, username: str, full_name: str, role: str, password: str) -> User:
@@ -38,7 +56,7 @@ def create_user(actor: str, username: str, full_name: str, role: str, password: 
             "A username may use letters, digits, dots and dashes only.", username=username
         )
     role_value = _parse_role(role)
-    _check_password_quality(password)
+    check_new_password(password, username, full_name)
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise ValidationFailed(f"The username {username!r} is taken.", username=username)
     with acting_as(actor, reason="account created"):
@@ -61,9 +79,25 @@ def _parse_role(role: str) -> Role:
         raise ValidationFailed(f"Unknown role {role!r}; choose one of {allowed}.") from None
 
 
-def _check_password_quality(password: str) -> None:
+def check_new_password(password: str, username: str, full_name: str = "") -> None:
+    """Refuse a password that is short, common, breached, or made of the person's own name."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise ValidationFailed(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters: a phrase of a few "
+            "unrelated words is easiest to remember."
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
+    if username and username.lower() in password.lower():
+        raise ValidationFailed("A password may not contain the username.")
+    # zxcvbn's time grows with length; the first 100 characters decide whether it is guessable.
+    estimate = zxcvbn(password[:100], user_inputs=[username, *full_name.split()])
+    if estimate["score"] < MIN_PASSWORD_STRENGTH:
+        why = estimate["feedback"]["warning"] or "It would be guessed too easily."
+        raise ValidationFailed(
+            f"This password is too easy to guess. {why.rstrip('.')}. Choose a phrase of a few "
+            "unrelated words."
+        )
 
 
 def authenticate(username: str, password: str) -> User:
@@ -78,17 +112,17 @@ def authenticate(username: str, password: str) -> User:
     user = db.session.scalar(
         select(User).where(User.username == username.strip().lower()).with_for_update()
     )
+    # One hash check on every path, an unknown name against a dummy hash: the same work, so
+    # the time taken does not tell which names exist or which accounts are locked.
+    matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None:
-        # Spend the same time as a real password check, so timing does not reveal usernames.
-        check_password_hash(_dummy_hash(), password)
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    if user.locked_at is not None:
-        raise AccountLocked(_locked_message())
-    if not user.active:
-        raise AuthenticationFailed("This account is retired. Ask an administrator.")
-    if not check_password_hash(user.password_hash, password):
+    if not user.is_active:
+        # Locked or retired: the same words; the class lets a signed-in signer be told.
+        raise AccountLocked(BAD_CREDENTIALS)
+    if not matches:
         if _record_failure(user, settings().max_failed_logins):
-            raise AccountLocked(_locked_message())
+            raise AccountLocked(BAD_CREDENTIALS)
         raise AuthenticationFailed(BAD_CREDENTIALS)
     if user.failed_logins:
         with acting_as(user.username, reason="successful sign-in resets failure count"):
@@ -102,7 +136,8 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
-def _locked_message() -> str:
+def locked_message() -> str:
+    """For a person already signed in whose own password just locked their account."""
     return (
         "This account is locked after repeated failed sign-ins. Ask an administrator to unlock it."
     )
@@ -117,7 +152,95 @@ def _record_failure(user: User, max_failures: int) -> bool:
         if locked:
             user.locked_at = utcnow()
         db.session.commit()
+    if locked:
+        # Administrators see it on their next page (locked_accounts) and in the trail.
+        log.warning("account %s locked after %d failed sign-ins", user.username, max_failures)
     return locked
+
+
+def locked_accounts() -> list[User]:
+    """Accounts locked after failed sign-ins, most recent first: for administrators to act on."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.locked_at.is_not(None), User.active.is_(True))
+            .order_by(User.locked_at.desc())
+        )
+    )
+
+
+def list_users(locked: bool | None = None) -> list[User]:
+    """Every account, retired ones included (they are never deleted), by username."""
+    query = select(User).order_by(User.username)
+    if locked is not None:
+        query = query.where(User.locked_at.is_not(None) if locked else User.locked_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def change_password(user: User, current: str, new: str) -> User:
+    """The person's own change: the current password first (a wrong one counts as a failed
+    sign-in), then a new one that passes the policy and is not the same."""
+    try:
+        authenticate(user.username, current)
+    except AuthenticationFailed:
+        raise ValidationFailed(
+            "The current password is not correct: nothing was changed. Repeated failures lock "
+            "the account.",
+            field="current_password",
+        ) from None
+    if new == current:
+        raise ValidationFailed("Choose a new password, not the current one.", field="password")
+    check_new_password(new, user.username, user.full_name)
+    user = db.session.get(User, user.id)
+    with acting_as(user.username, reason="password changed by its owner"):
+        user.password_hash = generate_password_hash(new)
+        user.password_changed_at = utcnow()
+        user.must_change_password = False
+        db.session.commit()
+    return user
+
+
+def reset_password(actor: str, username: str, temporary: str, reason: str) -> User:
+    """An administrator sets a temporary password, to be changed at the next sign-in; the
+    account is unlocked. The reason (how the person's identity was confirmed) is kept."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the password is reset and how the person was identified.")
+    user = get_user(username)
+    if user.retired_at is not None:
+        raise Conflict(f"{user.username} is retired: a retired account is never used again.")
+    check_new_password(temporary, user.username, user.full_name)
+    with acting_as(actor, reason=reason.strip()):
+        user.password_hash = generate_password_hash(temporary)
+        user.password_changed_at = utcnow()
+        user.must_change_password = True
+        user.failed_logins = 0
+        user.locked_at = None
+        db.session.commit()
+    return user
+
+
+def retire_user(actor: str, username: str, reason: str) -> User:
+    """Retire an account: it never signs in again and its name is never reused, but it stays,
+    so every record it made keeps the name of who made it."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the account is retired.")
+    user = get_user(username)
+    if user.retired_at is not None:
+        raise Conflict(f"{user.username} was already retired.")
+    with acting_as(actor, reason=reason.strip()):
+        user.active = False
+        user.retired_at = utcnow()
+        db.session.commit()
+    return user
+
+
+def must_change_password(user: User, now: datetime | None = None) -> bool:
+    """Whether the person must choose a new password before anything else: after an
+    administrator's reset, or once the password is older than CUSTODY_PASSWORD_MAX_AGE_DAYS."""
+    if user.must_change_password:
+        return True
+    max_age = settings().password_max_age
+    return max_age is not None and (now or utcnow()) - user.password_changed_at >= max_age
 
 
 def unlock_user(actor: str, username: str, reason: str) -> User:

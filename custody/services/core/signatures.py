@@ -17,7 +17,7 @@ from custody.domain.permissions import UseCase, allows
 from custody.domain.release_rules import content_hash
 from custody.extensions import db
 from custody.models import Signature, User
-from custody.services.core.accounts import authenticate
+from custody.services.core.accounts import authenticate, locked_message
 
 
 def check_signer(user: User, use_case: UseCase, doing: str) -> None:
@@ -44,7 +44,8 @@ def reauthenticate(user: User, username: str, password: str) -> None:
     try:
         authenticate(username, password)
     except AccountLocked:
-        raise
+        # The signer is signed in: telling them their own account is locked reveals nothing.
+        raise AccountLocked(locked_message()) from None
     except AuthenticationFailed:
         raise SignatureRefused(
             "The password is not correct: nothing was signed. Enter your own password again; "
