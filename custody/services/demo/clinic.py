@@ -81,6 +81,8 @@ def recipient_for(unit: Unit, level: DoseLevel, lot: Lot, pair: list[Walk]) -> R
     Journeys call this once the pair's infusions are timed and before the bags are walked, so
     the clinic may still move the planned infusion of the unit's one "thawed-now" bag."""
     if [w.outcome for w in pair] == ["infused", "verified"] and _infuses_now(unit, lot):
+        # Infusion 2 runs now, a week after infusion 1, as the protocol spaces them.
+        pair[0].infusion_at = INFUSING_NOW - timedelta(days=7)
         pair[1].outcome, pair[1].infusion_at = "infused", INFUSING_NOW
     outcomes = {w.outcome for w in pair}
     if "infused" in outcomes:

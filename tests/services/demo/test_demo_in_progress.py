@@ -70,6 +70,9 @@ def test_it_is_a_second_infusion_after_a_first_that_ended(demo):
     assert first is not None and first.ended_at is not None
     assert first.ended_at < running.started_at
     assert running.recipient.second_infusion_ordered is True
+    # A week after infusion 1, as the protocol spaces them; the recipient is still in hospital.
+    assert running.started_at - first.started_at == timedelta(days=7)
+    assert running.recipient.status is RecipientStatus.INFUSED
 
 
 def test_its_bag_is_infused_by_a_custody_event_at_the_start(demo):
