@@ -88,8 +88,8 @@ def read_scan(raw: object) -> ScanTarget:
     if text[0] in "=&":
         return _from_isbt128(raw, text)
     upper = text.upper()
-    if upper.startswith(COMMAND_PREFIX) and upper[len(COMMAND_PREFIX) :] in STATION_COMMANDS:
-        return ScanTarget(kind="command", raw=raw, code=upper)
+    if upper.startswith(COMMAND_PREFIX):
+        return _command(raw, upper)
     for prefix, kind in ((LOCATION_PREFIX, "location"), (SHIPMENT_PREFIX, "shipment")):
         if upper.startswith(prefix) and _OWN_CODE.match(upper):
             return ScanTarget(kind=kind, raw=raw, code=upper)
@@ -102,6 +102,17 @@ def read_scan(raw: object) -> ScanTarget:
         return ScanTarget(kind="bag", raw=raw, din=din, product_code=product, typed=True)
     din = isbt128.validate_keyed_din(text.upper())
     return ScanTarget(kind="din", raw=raw, din=din, typed=True)
+
+
+def _command(raw: str, upper: str) -> ScanTarget:
+    if upper[len(COMMAND_PREFIX) :] not in STATION_COMMANDS:
+        known = ", ".join(f"{COMMAND_PREFIX}{c}" for c in STATION_COMMANDS)
+        raise InvalidBarcode(
+            f"{upper[:40]} is not a station command. The commands are {known}: scan one from "
+            "the printed command sheet.",
+            rule="unknown command",
+        )
+    return ScanTarget(kind="command", raw=raw, code=upper)
 
 
 def _case_of_bag_code(text: str) -> str:

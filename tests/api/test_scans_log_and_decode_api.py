@@ -245,17 +245,15 @@ def test_a_command_barcode_names_the_command(client, tech, data, command):
     assert answer == {"kind": "command", "command": command}
 
 
-@pytest.mark.parametrize(("data", "length"), [("CMD-FOO", 6), ("CMD-", 3), ("CMD-STORES", 9)])
-def test_an_unknown_command_is_read_as_a_mistyped_din(client, tech, data, length):
-    """What the code does today: not a command, so read as a DIN typed by hand (the hyphen is a
-    typing separator), whose length is wrong."""
+@pytest.mark.parametrize("data", ["CMD-FOO", "CMD-", "cmd-stores"])
+def test_an_unknown_command_is_refused_naming_the_commands(client, tech, data):
     refused = responses.error(
         client.post(LOOKUP, json={"data": data}, headers=tech), 422, "invalid_barcode"
     )
     assert refused["message"] == (
-        f"{length} characters were typed, but a DIN with its check character has 14 (13 for "
-        "the DIN and 1 for the boxed check character). Re-read the DIN and the boxed check "
-        "character on the label and type them again."
+        f"{data.upper()} is not a station command. The commands are CMD-STORE, CMD-MOVE, "
+        "CMD-RETRIEVE, CMD-PACK, CMD-RECEIVE, CMD-DISCARD, CMD-DONE: scan one from the printed "
+        "command sheet."
     )
 
 

@@ -206,3 +206,14 @@ def test_a_naive_expiry_is_utc_whatever_the_servers_zone(monkeypatch):
         monkeypatch.undo()
         time.tzset()
     assert data == f"=+03000={DIN}{FLAGS}=<{PRODUCT}&>0270312359"
+
+
+@pytest.mark.parametrize("typed", ["CMD-FOO", "cmd-", "CMD-STORES", "Cmd-Done-now"])
+def test_an_unknown_command_barcode_is_refused_with_the_list_of_commands(typed):
+    with pytest.raises(InvalidBarcode) as refused:
+        read_scan(typed)
+    assert refused.value.message == (
+        f"{typed.upper()} is not a station command. The commands are CMD-STORE, CMD-MOVE, "
+        "CMD-RETRIEVE, CMD-PACK, CMD-RECEIVE, CMD-DISCARD, CMD-DONE: scan one from the printed "
+        "command sheet."
+    )
