@@ -3,7 +3,7 @@ shipment, a command), and the day's log of what was done at a station."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -83,7 +83,11 @@ def station_log(station: str, now: datetime | None = None) -> list[dict[str, Any
     today = (now or utcnow()).astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     events = db.session.scalars(
         select(CustodyEvent)
-        .where(CustodyEvent.station == station, CustodyEvent.occurred_at >= today)
+        .where(
+            CustodyEvent.station == station,
+            CustodyEvent.occurred_at >= today,
+            CustodyEvent.occurred_at < _next_midnight(today),
+        )
         .options(
             selectinload(CustodyEvent.actor),
             selectinload(CustodyEvent.location),
@@ -94,6 +98,13 @@ def station_log(station: str, now: datetime | None = None) -> list[dict[str, Any
         .limit(MAX_LOGGED)
     ).all()
     return [_logged(event) for event in events]
+
+
+def _next_midnight(midnight: datetime) -> datetime:
+    """The site's next midnight: a day of 23 or 25 hours where the clocks change."""
+    zone = midnight.tzinfo
+    day = (midnight + timedelta(hours=26)).date()
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def _logged(event: CustodyEvent) -> dict[str, Any]:

@@ -70,6 +70,26 @@ def test_the_day_begins_at_the_sites_midnight_to_the_microsecond(
     assert log[-1]["occurred_at"] == midnight
 
 
+@pytest.mark.parametrize(
+    ("zone", "now", "next_midnight"),
+    [
+        # Chicago's spring-forward day has 23 hours: the next midnight is CDT (-05:00).
+        ("America/Chicago", datetime(2026, 3, 8, 17, 0, tzinfo=UTC), datetime(2026, 3, 9, 5, 0)),
+        # Chicago's fall-back day has 25 hours: the next midnight is CST (-06:00).
+        ("America/Chicago", datetime(2026, 11, 1, 17, 0, tzinfo=UTC), datetime(2026, 11, 2, 6, 0)),
+        ("Asia/Kolkata", datetime(2026, 3, 14, 6, 30, tzinfo=UTC), datetime(2026, 3, 14, 18, 30)),
+    ],
+)
+def test_the_day_ends_at_the_sites_next_midnight(app, make_lot, tech, zone, now, next_midnight):
+    """Events forward-dated past the day (or a `now` in the past) belong to another day."""
+    change_settings(app, CUSTODY_TIMEZONE=zone)
+    bag = make_lot(bags=1).bags[0]
+    next_midnight = next_midnight.replace(tzinfo=UTC)
+    last, _next_day = _events(tech, bag, next_midnight - TICK, next_midnight)
+
+    assert [item["id"] for item in station_log(STATION, now=now)] == [last]
+
+
 def test_other_stations_and_events_without_a_station_are_left_out(app, make_lot, tech):
     change_settings(app, CUSTODY_TIMEZONE="Asia/Kolkata")
     bag = make_lot(bags=1).bags[0]
