@@ -49,6 +49,8 @@ def test_a_token_identifies_its_user(client, make):
         "role": "qa",
         "locked": False,
         "active": True,
+        "retired_at": None,
+        "must_change_password": False,
     }
 
 
