@@ -37,8 +37,9 @@ def create_verification(body):
 @requires(UseCase.READ_RECORDS)
 @blp.response(200, VerificationOut)
 def show_verification(uid):
-    """A recorded verification with its checks, as it was answered."""
-    return get_verification(uid)
+    """A recorded verification with its checks, as it was answered; to a role that may not see
+    patient identifiers, the recipient by subject ID and the checks' words without them."""
+    return get_verification(uid, api_user().role)
 
 
 @blp.get("/thaws/<bag_code>")

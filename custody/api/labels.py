@@ -1,15 +1,23 @@
 """Labels: a bag's label (quarantine until release, then final), tie-tags, collection, shipper
 and lot labels as PDF or ZPL; reprint, void and application; templates and their approval;
-and a lot's label reconciliation."""
+and a lot's label reconciliation.
+
+The tie-tag is the one place patient identifiers reach a role that may not see them: its bytes
+carry the recipient's name, birth date and record number for the bedside check, and a
+technician may print it (UseCase.PRINT_TIE_TAG). Issuing it is a `label_prints` row, audited
+with the printer as actor; a label's JSON record shows its printed values without the
+identifiers to such a role (custody/schemas/labels.py).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from flask import Response
 
 from custody.api.parsing import ApiBlueprint
-from custody.auth import api_user, requires
+from custody.auth import api_user, check_permission, requires
 from custody.domain.permissions import UseCase
 from custody.models import LabelPrint
 from custody.schemas.labels import (
@@ -25,7 +33,9 @@ from custody.services.core.signatures import manifestation
 from custody.services.labelling import jobs, prints
 from custody.services.labelling.templates import approve_template, template_list
 
+log = logging.getLogger(__name__)
 PREFIX = ""
+TIE_TAG = "tie_tag"
 blp = ApiBlueprint("labels", __name__, description="Labels, label templates and reconciliation")
 MEDIA = {"pdf": "application/pdf", "zpl": "application/zpl"}
 PDF = {"type": "string", "format": "binary"}
@@ -69,18 +79,37 @@ def bag_label_zpl(code):
 
 
 @blp.get("/bags/<code>/tie-tag.pdf")
-@requires(UseCase.PRINT_LABELS)
+@requires(UseCase.PRINT_TIE_TAG)
 @_documented("The allocation tie-tag of the bag's active allocation")
 def tie_tag_pdf(code):
-    """Recipient name, subject ID, date of birth and infusion number beside the bag's DIN."""
-    return label_response([jobs.tie_tag(api_user(), code)], "pdf", f"{code}-tie-tag")
+    """Recipient name, subject ID, date of birth and infusion number beside the bag's DIN: to
+    print (technicians too), never shown on a page. The first request issues it, audited."""
+    return label_response([_tie_tag(code, "pdf")], "pdf", f"{code}-tie-tag")
 
 
 @blp.get("/bags/<code>/tie-tag.zpl")
-@requires(UseCase.PRINT_LABELS)
+@requires(UseCase.PRINT_TIE_TAG)
 @_documented("The allocation tie-tag as ZPL II", "zpl")
 def tie_tag_zpl(code):
-    return label_response([jobs.tie_tag(api_user(), code)], "zpl", f"{code}-tie-tag")
+    return label_response([_tie_tag(code, "zpl")], "zpl", f"{code}-tie-tag")
+
+
+def _tie_tag(code: str, fmt: str) -> LabelPrint:
+    label = jobs.tie_tag(api_user(), code)
+    _log_tie_tag(label, fmt)
+    return label
+
+
+def _log_tie_tag(label: LabelPrint, fmt: str) -> None:
+    """Issuing a tie-tag is in the audit trail; each delivery of its bytes is logged too."""
+    log.info(
+        "tie-tag %s delivered as %s to %s (%s) for allocation %s",
+        label.id,
+        fmt,
+        api_user().username,
+        api_user().role.value,
+        label.subject_key,
+    )
 
 
 @blp.get("/donations/<din>/label.pdf")
@@ -153,7 +182,7 @@ def label_record(label_id):
 @requires(UseCase.PRINT_LABELS)
 @_documented("The label's bytes as issued")
 def stored_label_pdf(label_id):
-    label = prints.label_by_id(label_id)
+    label = _stored_label(label_id, "pdf")
     return label_response([label], "pdf", f"label-{label.id}")
 
 
@@ -161,8 +190,17 @@ def stored_label_pdf(label_id):
 @requires(UseCase.PRINT_LABELS)
 @_documented("The label's ZPL as issued", "zpl")
 def stored_label_zpl(label_id):
-    label = prints.label_by_id(label_id)
+    label = _stored_label(label_id, "zpl")
     return label_response([label], "zpl", f"label-{label.id}")
+
+
+def _stored_label(label_id: int, fmt: str) -> LabelPrint:
+    """An issued label's bytes; a tie-tag's only for those who may print tie-tags."""
+    label = prints.label_by_id(label_id)
+    if label.purpose == TIE_TAG:
+        check_permission(api_user(), UseCase.PRINT_TIE_TAG)
+        _log_tie_tag(label, fmt)
+    return label
 
 
 @blp.post("/labels/<int:label_id>/reprint")

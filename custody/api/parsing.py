@@ -4,15 +4,23 @@ Two kinds of input used to reach the database and fail there with a 500: JSON ne
 than Python's recursion limit, and text holding NUL or unpaired surrogates (PostgreSQL cannot
 store NUL; no driver can encode a lone surrogate). Both are refused here, at the edge, with
 words a client can act on, for every endpoint at once.
+
+Answers, too, are dumped here for their caller: a schema's patient identifier fields reach only
+a role the permissions table's field-level rule lets see them (custody/schemas/common.py).
 """
 
 from __future__ import annotations
+
+from functools import wraps
 
 from flask import request
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser, abort
 
-from custody.domain.errors import ValidationFailed
+from custody.auth import api_user
+from custody.domain.errors import AuthenticationFailed, ValidationFailed
+from custody.domain.permissions import Role
+from custody.schemas.common import answering
 
 
 def unstorable_text(value) -> str | None:
@@ -58,6 +66,32 @@ class ApiBlueprint(Blueprint):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.before_request(refuse_unstorable_url_values)
+
+    def response(self, status_code, schema=None, **kwargs):
+        """flask-smorest's response decorator, dumping the answer for the caller's role.
+
+        It sits under `requires`, so the caller is known (and allowed) when it runs."""
+        dump = super().response(status_code, schema, **kwargs)
+
+        def decorator(view):
+            dumping = dump(view)
+
+            @wraps(dumping)
+            def answer(*args, **kw):
+                with answering(_caller_role()):
+                    return dumping(*args, **kw)
+
+            return answer
+
+        return decorator
+
+
+def _caller_role() -> Role | None:
+    """The caller's role; None where nobody signed in (nobody is shown patient identifiers)."""
+    try:
+        return api_user().role
+    except AuthenticationFailed:
+        return None
 
 
 def refuse_unstorable_url_values() -> None:

@@ -5,14 +5,19 @@ entry here naming the roles that may start it. The API's decorators, the service
 what a page offers and the CLI's role choices all read this table; no role set is written
 anywhere else. Each entry also says whether the use case writes, whether it shows patient
 identifiers and how it is bounded by site, so the rules for those extend this table rather than
-starting homes of their own.
+starting homes of their own. One such rule is at the end: which roles see a recipient's
+identifiers at all (the field-level rule of least privilege for patient data), with the helpers
+that leave them out of what a role may not see.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from custody.domain.errors import Forbidden
 
@@ -84,6 +89,7 @@ class UseCase(enum.StrEnum):
     RECEIVE_SHIPMENT = "receive_shipment"
     # Labels
     PRINT_LABELS = "print_labels"
+    PRINT_TIE_TAG = "print_tie_tag"
     REPRINT_LABEL = "reprint_label"
     VOID_LABEL = "void_label"
     APPLY_LABEL = "apply_label"
@@ -168,6 +174,9 @@ PERMISSIONS: Mapping[UseCase, Permission] = {
     UseCase.RECORD_DISCREPANCY: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
     UseCase.RECEIVE_SHIPMENT: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
     UseCase.PRINT_LABELS: Permission(frozenset({T, Q, A}), writes=True),
+    # The one exception to the patient-data rule below: the tie-tag carries the recipient's
+    # identity for the bedside check, and its bytes go to the printer whoever prints it.
+    UseCase.PRINT_TIE_TAG: Permission(frozenset({T, Q, A}), writes=True, patient_data=True),
     UseCase.REPRINT_LABEL: Permission(frozenset({Q, A}), writes=True),
     UseCase.VOID_LABEL: Permission(frozenset({T, Q, A}), writes=True),
     UseCase.APPLY_LABEL: Permission(frozenset({T, Q, A}), writes=True),
@@ -211,7 +220,10 @@ PERMISSIONS: Mapping[UseCase, Permission] = {
         frozenset({Q, N, A}), False, patient_data=True, site_scope=_RECIPIENT
     ),
     UseCase.READ_OVERVIEW: Permission(frozenset({T, Q, A}), writes=False),
-    UseCase.REVIEW_AUDIT_TRAIL: Permission(frozenset({Q, A}), writes=False, site_scope=_NONE),
+    # The trail holds recipients' records as they changed, identifiers included.
+    UseCase.REVIEW_AUDIT_TRAIL: Permission(
+        frozenset({Q, A}), writes=False, patient_data=True, site_scope=_NONE
+    ),
     UseCase.CHECK_AUDIT_TRAIL: Permission(frozenset({A}), writes=True, site_scope=_NONE),
 }
 
@@ -245,3 +257,75 @@ def authorise(role: Role | str, use_case: UseCase | str, doing: str = "do this")
             f"you are signed in as {role.value}.",
             role=role.value,
         )
+
+
+# --- patient identifiers: the field-level rule ----------------------------------------------
+
+
+class PatientIdentifier(enum.StrEnum):
+    """What identifies a recipient as a person. The trial's subject ID is not one of them: it
+    is the pseudonym the product's records, labels and exports carry for everyone."""
+
+    NAME = "name"
+    BIRTH_DATE = "birth_date"
+    HOSPITAL_RECORD_NUMBER = "hospital_record_number"
+    # What the wristband's barcode carries: the record number and the birth date together.
+    WRISTBAND = "wristband"
+
+
+# Least privilege for patient data, one line per role: whether the role sees recipients'
+# identifiers. A role that does not sees a recipient by subject ID only, on every page, API
+# answer and export. Use cases whose answers show identifiers whole (the audit trail, lookback,
+# FHIR dispenses, the bedside) are open only to roles that see them, which the tests pin. The
+# one exception is PRINT_TIE_TAG: a technician may print the tie-tag, whose bytes carry the
+# recipient's identity for the bedside check, and issuing it is audited; no page or JSON
+# answer shows them what it says.
+SEES_PATIENT_IDENTIFIERS: Mapping[Role, bool] = {
+    Role.TECHNICIAN: False,
+    Role.QA: True,
+    Role.NURSE: True,
+    Role.ADMIN: True,
+}
+
+# The keys identifiers travel under in a recipient's view, a row naming a recipient, the
+# wristband read at the bedside and the values a tie-tag printed.
+PATIENT_IDENTIFIER_FIELDS = frozenset({*PatientIdentifier, "recipient_name", "patient_number"})
+WITHHELD = "[withheld]"
+
+
+def sees_patient_identifiers(role: Role | str) -> bool:
+    """Whether `role` may see recipients' names, birth dates, hospital record numbers and
+    wristband data: the one question every page, answer and export asks."""
+    return SEES_PATIENT_IDENTIFIERS[Role(role)]
+
+
+def without_patient_identifiers(view: Mapping[str, Any]) -> dict[str, Any]:
+    """`view` without the fields that carry patient identifiers (PATIENT_IDENTIFIER_FIELDS):
+    what is left names the recipient by subject ID only."""
+    return {key: value for key, value in view.items() if key not in PATIENT_IDENTIFIER_FIELDS}
+
+
+def recipient_as_seen_by(role: Role | str, view: Mapping[str, Any]) -> dict[str, Any]:
+    """A recipient's view, or a row naming a recipient, as `role` may see it."""
+    return dict(view) if sees_patient_identifiers(role) else without_patient_identifiers(view)
+
+
+def printed_identifiers(
+    name: str | None = None, birth_date: date | None = None, record_number: str | None = None
+) -> frozenset[str]:
+    """Every way the tracker writes these identifiers into words: the name, the record number,
+    and the birth date as ISO 8601 and as the wristband's yyyymmdd (so wristband data, which is
+    the record number and that date, goes with them)."""
+    words = {name, record_number}
+    if birth_date is not None:
+        words |= {birth_date.isoformat(), f"{birth_date:%Y%m%d}"}
+    return frozenset(w.strip() for w in words if w and w.strip())
+
+
+def withhold_identifiers_in_text(text: str, identifiers: Iterable[str]) -> str:
+    """`text` with each of `identifiers` (see printed_identifiers) replaced by "[withheld]",
+    in any case, the longest first (a name holding a shorter one goes whole); blank ones are
+    no identifier."""
+    for identifier in sorted({i for i in identifiers if i.strip()}, key=lambda i: (-len(i), i)):
+        text = re.sub(re.escape(identifier), WITHHELD, text, flags=re.IGNORECASE)
+    return text

@@ -8,7 +8,7 @@ a verification needs, or has values of the wrong type, is refused (422).
 from marshmallow import Schema, fields, validate
 
 from custody.schemas.collection import IsbtDateTime
-from custody.schemas.common import text
+from custody.schemas.common import PatientDataOut, patient_identifier, text
 
 MAX_SCAN_FIELD = 2000
 
@@ -79,11 +79,11 @@ class VerifiedBagOut(Schema):
     status = fields.String()
 
 
-class AllocatedRecipientOut(Schema):
+class AllocatedRecipientOut(PatientDataOut):
     subject_id = fields.String()
-    name = fields.String()
-    birth_date = fields.Date()
-    hospital_record_number = fields.String()
+    name = patient_identifier()
+    birth_date = patient_identifier(fields.Date)
+    hospital_record_number = patient_identifier()
 
 
 class ThawClockOut(Schema):
@@ -157,13 +157,13 @@ class CompletionIn(Schema):
     )
 
 
-class InfusionOut(Schema):
+class InfusionOut(PatientDataOut):
     bag = fields.String()
     din = fields.String()
     product_code = fields.String()
     lot = fields.String()
     recipient = fields.String(metadata={"description": "subject ID"})
-    recipient_name = fields.String()
+    recipient_name = patient_identifier()
     infusion_number = fields.Integer()
     started_at = fields.DateTime()
     ended_at = fields.DateTime(allow_none=True)
@@ -196,9 +196,9 @@ class BedsideWristbandIn(Schema):
     )
 
 
-class BedsideWristbandDataOut(Schema):
-    patient_number = fields.String()
-    birth_date = fields.Date()
+class BedsideWristbandDataOut(PatientDataOut):
+    patient_number = patient_identifier(description="the hospital record number it carries")
+    birth_date = patient_identifier(fields.Date)
 
 
 class InProgressOut(Schema):

@@ -2,7 +2,8 @@
 
 from marshmallow import Schema, fields
 
-from custody.schemas.common import text
+from custody.domain.permissions import without_patient_identifiers
+from custody.schemas.common import reader_sees_patient_identifiers, text
 from custody.schemas.quality import ManifestationOut
 
 
@@ -18,6 +19,14 @@ class ApplicationIn(Schema):
     )
 
 
+def _printed_values(label) -> dict:
+    """What the label printed; a tie-tag's recipient identifiers only for a reader who may see
+    them (a technician prints the tie-tag but is not shown what it says)."""
+    if reader_sees_patient_identifiers():
+        return label.values
+    return without_patient_identifiers(label.values)
+
+
 class LabelOut(Schema):
     id = fields.Integer()
     purpose = fields.String(metadata={"description": "final_product, quarantine_product, …"})
@@ -29,7 +38,15 @@ class LabelOut(Schema):
     reason = fields.String()
     replaces = fields.Integer(allow_none=True, attribute="replaces_id")
     status = fields.Function(lambda label: label.status.value)
-    values = fields.Dict(metadata={"description": "what the label printed, field by field"})
+    values = fields.Function(
+        _printed_values,
+        metadata={
+            "type": "object",
+            "description": "what the label printed, field by field; a tie-tag's recipient "
+            "name, birth date and record number are left out for a role that may not see "
+            "patient identifiers",
+        },
+    )
     pdf_sha256 = fields.String()
     zpl_sha256 = fields.String()
     printed_by = fields.Function(lambda label: label.printed_by.username)

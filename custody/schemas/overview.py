@@ -8,6 +8,7 @@ from flask import url_for
 from marshmallow import Schema, fields
 
 from custody.models import BagStatus, Disposition
+from custody.schemas.common import PatientDataOut, patient_identifier
 
 
 def _page(endpoint: str, argument: str, key: str) -> fields.Function:
@@ -78,9 +79,9 @@ class OverviewAllocatedBagOut(Schema):
     page = _page("lab.bag_page", "code", "code")
 
 
-class OverviewUpcomingInfusionOut(Schema):
+class OverviewUpcomingInfusionOut(PatientDataOut):
     subject_id = fields.String()
-    name = fields.String()
+    name = patient_identifier()
     site = fields.String()
     recipient_status = fields.String()
     infusion_number = fields.Integer()

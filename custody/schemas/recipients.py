@@ -6,7 +6,7 @@ from custody.domain import schedule
 from custody.domain.dosing import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from custody.schemas.bags import Page
 from custody.schemas.collection import IsbtDateTime
-from custody.schemas.common import text
+from custody.schemas.common import PatientDataOut, patient_identifier, text
 
 REASON = {"description": "why, kept in the audit trail with the change"}
 _WEIGHT = validate.Range(min=MIN_WEIGHT_KG, max=MAX_WEIGHT_KG)
@@ -64,11 +64,11 @@ class SampleOut(Schema):
     received_condition = fields.String()
 
 
-class RecipientOut(Schema):
+class RecipientOut(PatientDataOut):
     subject_id = fields.String()
-    hospital_record_number = fields.String()
-    name = fields.String()
-    birth_date = fields.Date()
+    hospital_record_number = patient_identifier()
+    name = patient_identifier()
+    birth_date = patient_identifier(fields.Date)
     weight_kg = fields.Float()
     weight_measured_on = fields.Date()
     site = fields.String()
@@ -103,12 +103,12 @@ class CalendarOut(Schema):
     items = fields.List(fields.Nested(CalendarItemOut))
 
 
-class WristbandOut(Schema):
+class WristbandOut(PatientDataOut):
     subject_id = fields.String()
-    wristband = fields.String(metadata={"description": "the data the wristband barcode carries"})
-    name = fields.String()
-    birth_date = fields.Date()
-    hospital_record_number = fields.String()
+    wristband = patient_identifier(description="the data the wristband barcode carries")
+    name = patient_identifier()
+    birth_date = patient_identifier(fields.Date)
+    hospital_record_number = patient_identifier()
 
 
 class WeightIn(Schema):

@@ -7,7 +7,7 @@ from custody.domain.dosing import MAX_DOSE_CELLS
 from custody.domain.schedule import MAX_DAYS_AHEAD
 from custody.models import DoseBasis, DoseLevelStatus
 from custody.schemas.bedside import InProgressOut
-from custody.schemas.common import text
+from custody.schemas.common import PatientDataOut, patient_identifier, text
 
 REASON = {"description": "why, kept in the audit trail with the change"}
 
@@ -97,9 +97,9 @@ class DashboardQuery(Schema):
     )
 
 
-class DashboardRecipient(Schema):
+class DashboardRecipient(PatientDataOut):
     subject_id = fields.String()
-    name = fields.String()
+    name = patient_identifier()
     site = fields.String()
     recipient_status = fields.String()
 

@@ -2,7 +2,9 @@
 record with calendar, wristband data and allocations.
 
 Rendered on the server from the read models the API answers with (`dashboard`,
-`recipient_record`, `allocation_item`), so a page and a scripted client see the same thing.
+`recipient_record`, `allocation_item`), so a page and a scripted client see the same thing:
+recipients as the signed-in role may see them (the permissions table's field-level rule; a
+technician sees subject IDs only, never a name, birth date, record number or wristband data).
 Allocation and de-allocation post to the JSON API from `static/js/clinic.js`; the page offers
 the forms only to the roles the allocation service accepts.
 """
@@ -10,15 +12,17 @@ the forms only to the roles the allocation service accepts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
 from custody.auth import may, page_requires
 from custody.domain.errors import NotFound
-from custody.domain.permissions import UseCase
+from custody.domain.permissions import UseCase, recipient_as_seen_by, sees_patient_identifiers
 from custody.domain.wristband import wristband_data
 from custody.services.clinic.allocation import allocation_item, allocations_of
-from custody.services.clinic.dashboard import dashboard, recipient_record
+from custody.services.clinic.dashboard import dashboard, recipient_fields, recipient_record
 from custody.services.clinic.infusion_in_progress import in_progress
 from custody.services.clinic.recipients import list_recipients, site_today
 from custody.web.local_time import moment, site_zone
@@ -35,6 +39,7 @@ MAX_RECIPIENTS = 500
 def clinic_dashboard():
     """What is due in the coming week, who still lacks product, and every recipient."""
     board = dashboard(site_today(), DAYS_AHEAD)
+    board["items"], board["needs_bag"] = _as_seen(board["items"]), _as_seen(board["needs_bag"])
     zone = site_zone()
     board["in_progress"] = [
         running | {"started": moment(running["started_at"], zone)} for running in in_progress()
@@ -42,7 +47,8 @@ def clinic_dashboard():
     return render_template(
         "clinic/dashboard.html",
         board=board,
-        recipients=list_recipients(limit=MAX_RECIPIENTS),
+        recipients=_as_seen(recipient_fields(r) for r in list_recipients(limit=MAX_RECIPIENTS)),
+        identifiers_shown=sees_patient_identifiers(current_user.role),
     )
 
 
@@ -53,6 +59,7 @@ def recipient_page(subject_id: str):
     if not SUBJECT_ID.fullmatch(subject_id):
         raise NotFound(f"No recipient {subject_id[:40]!r} is known here.", recipient=subject_id)
     record = recipient_record(subject_id)
+    record["wristband"] = wristband_data(record["hospital_record_number"], record["birth_date"])
     zone = site_zone()
     allocations = [
         allocation_item(a)
@@ -62,9 +69,14 @@ def recipient_page(subject_id: str):
     ]
     return render_template(
         "clinic/recipient.html",
-        r=record,
-        wristband=wristband_data(record["hospital_record_number"], record["birth_date"]),
+        r=recipient_as_seen_by(current_user.role, record),
+        identifiers_shown=sees_patient_identifiers(current_user.role),
         allocations=allocations,
         can_allocate=may(UseCase.ALLOCATE),
-        can_print=may(UseCase.PRINT_LABELS),
+        can_print_tie_tag=may(UseCase.PRINT_TIE_TAG),
     )
+
+
+def _as_seen(rows: Iterable[Mapping]) -> list[dict]:
+    """Rows naming recipients, as the signed-in role may see them."""
+    return [recipient_as_seen_by(current_user.role, row) for row in rows]

@@ -3,15 +3,17 @@
 Rendered on the server from `services.traceability.overview.overview`, the read model `GET
 /api/v1/overview` answers with, so the page and a scripted client see the same numbers. The
 charts are inline SVG measured by `bar_chart`; each has its numbers in a table beside it. Every
-item links to the page where it is dealt with (lot, bag, shipment, recipient).
+item links to the page where it is dealt with (lot, bag, shipment, recipient). Recipients are
+shown as the signed-in role may see them: a technician sees subject IDs only.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
 from custody.auth import page_requires
-from custody.domain.permissions import UseCase
+from custody.domain.permissions import UseCase, recipient_as_seen_by
 from custody.services.traceability.overview import RECENT_DAYS, UPCOMING_DAYS, overview
 from custody.web.bar_chart import BAG_STATES, DISPOSITIONS, bar_chart, stacked_bar_chart
 from custody.web.local_time import moment, site_zone
@@ -28,6 +30,9 @@ LOTS_CHART_WIDTH = 480
 @page_requires(UseCase.READ_OVERVIEW)
 def overview_page():
     data = overview()
+    data["upcoming_infusions"] = [
+        recipient_as_seen_by(current_user.role, row) for row in data["upcoming_infusions"]
+    ]
     lots, bags = data["lots"], data["bags"]
     zone = site_zone()
     return render_template(

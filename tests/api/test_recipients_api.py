@@ -64,8 +64,11 @@ def test_clinic_roles_register_and_see_the_record_with_its_calendar(
     )
     (first,) = body["calendar"]
     assert first["kind"] == "infusion_1" and "not yet scheduled" in first["title"]
+    assert ok(client.get(f"{URL}/CAR33-001-01", headers=make.auth("qa")), 200) == body
+    # A technician sees the recipient by subject ID only (the field-level rule).
     shown = ok(client.get(f"{URL}/CAR33-001-01", headers=make.auth("technician")), 200)
-    assert shown == body
+    identifiers = {"name", "birth_date", "hospital_record_number"}
+    assert shown == {key: value for key, value in body.items() if key not in identifiers}
 
 
 @pytest.mark.parametrize("role", ["technician", "qa"])
@@ -128,7 +131,9 @@ def test_listing_filters_by_status_and_site(client, make, clinic):
 
 def test_the_wristband_string_is_what_the_scanner_and_bedside_read(client, make, runner, nurse):
     ok(client.post(URL, json=NEW, headers=nurse), 201)
-    band = ok(client.get(f"{URL}/car33-001-01/wristband", headers=make.auth("technician")), 200)
+    withheld = ok(client.get(f"{URL}/car33-001-01/wristband", headers=make.auth("technician")), 200)
+    assert withheld == {"subject_id": "CAR33-001-01"}  # a technician sees no wristband data
+    band = ok(client.get(f"{URL}/car33-001-01/wristband", headers=make.auth("qa")), 200)
     assert band["subject_id"] == "CAR33-001-01" and band["name"] == "Ada Lovelace"
     assert (band["birth_date"], band["hospital_record_number"]) == ("1961-12-10", "MRN0042")
     identity = read_wristband(band["wristband"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,15 @@ from custody.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from custody.domain.permissions import UseCase, allows
+from custody.domain.permissions import (
+    Role,
+    UseCase,
+    allows,
+    printed_identifiers,
+    sees_patient_identifiers,
+    withhold_identifiers_in_text,
+    without_patient_identifiers,
+)
 from custody.domain.scan_targets import read_scan
 from custody.domain.wristband import read_wristband
 from custody.extensions import db
@@ -343,13 +351,51 @@ def _check_dict(check: rules.Check) -> dict[str, Any]:
 # --- reading a verification back ------------------------------------------------------------
 
 
-def get_verification(uid: str) -> VerificationResult:
+def get_verification(uid: str, reader: Role | str) -> VerificationResult:
+    """A recorded verification as `reader` may see it: to a role that may not see patient
+    identifiers, the recipient by subject ID only and the checks' words without them."""
     row = db.session.scalar(select(BedsideVerification).where(BedsideVerification.uid == uid))
     if row is None:
         raise NotFound(f"No bedside verification {uid} is recorded.", verification=uid)
     checks = tuple(rules.Check(**c) for c in json.loads(row.checks))
     verdict = rules.Verdict(checks, *rules.outcome_of(checks), ())
-    return verification_result(row, verdict, utcnow())
+    result = verification_result(row, verdict, utcnow())
+    if sees_patient_identifiers(reader):
+        return result
+    return _without_identifiers(result, verification_identifiers(row))
+
+
+def verification_identifiers(row: BedsideVerification) -> frozenset[str]:
+    """The identifiers a verification's words may hold: the allocated recipient's, and what the
+    wristband scanned carries (another patient's record number and birth date, when it was
+    the wrong wristband)."""
+    recipient = row.recipient
+    words = (
+        printed_identifiers(recipient.name, recipient.birth_date, recipient.hospital_record_number)
+        if recipient is not None
+        else frozenset()
+    )
+    try:
+        band = read_wristband(row.wristband_scan)
+    except DomainError:
+        return words
+    worn = printed_identifiers(birth_date=band.birth_date, record_number=band.patient_number)
+    return words | worn
+
+
+def _without_identifiers(
+    result: VerificationResult, identifiers: frozenset[str]
+) -> VerificationResult:
+    def words(text: str | None) -> str | None:
+        return withhold_identifiers_in_text(text, identifiers) if text else text
+
+    return replace(
+        result,
+        stop_reason=words(result.stop_reason),
+        checks=[check | {"message": words(check["message"])} for check in result.checks],
+        recipient=without_patient_identifiers(result.recipient) if result.recipient else None,
+        typed_reason=words(result.typed_reason),
+    )
 
 
 def verification_result(

@@ -4,6 +4,10 @@ One query per kind of record (donations, batch steps, custody events, storage pa
 items, logger readings, QA decisions, allocations, thaw, bedside verifications, infusion, the
 people named), whatever the length of the bag's history: a bag with 200 custody events costs
 the same number of round trips as one with 5.
+
+The timeline is the product's record (the bag page, the custody report for a sponsor or an
+inspector): it names the recipient by subject ID only, so a stopped bedside check's reason is
+read with the patient identifiers it held withheld.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from custody.domain import bedside_checks
 from custody.domain.excursions import Reading
+from custody.domain.permissions import withhold_identifiers_in_text
 from custody.extensions import db
 from custody.models import (
     Allocation,
@@ -36,6 +41,7 @@ from custody.models import (
     User,
     lot_donations,
 )
+from custody.services.clinic.bedside import verification_identifiers
 from custody.services.quality.queries import decision_summary
 
 # How a storage path reads: "Cell therapy lab › LN2 freezer 1 › Rack 1 › Box 2 › Position 7".
@@ -255,12 +261,16 @@ def _verifications(bag_id: int) -> list[BedsideVerification]:
 
 
 def _outcome(verification: BedsideVerification) -> tuple[str, str | None]:
-    """Passed, incomplete (waiting for the second person) or stopped, with the stop reason."""
+    """Passed, incomplete (waiting for the second person) or stopped, with the stop reason
+    (its patient identifiers withheld)."""
     try:
         checks = tuple(bedside_checks.Check(**c) for c in json.loads(verification.checks))
     except (TypeError, ValueError):
         return (bedside_checks.PASSED, None) if verification.passed else ("stopped", None)
-    return bedside_checks.outcome_of(checks)
+    outcome, reason = bedside_checks.outcome_of(checks)
+    if reason:
+        reason = withhold_identifiers_in_text(reason, verification_identifiers(verification))
+    return outcome, reason
 
 
 def _people(r: Records) -> set[int]:

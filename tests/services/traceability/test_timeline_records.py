@@ -136,7 +136,15 @@ def test_records_without_a_custody_event_still_tell_their_step(app, make, clinic
     assert by["thaw"].kind == "thaw" and any(label == "Use by" for label, _ in by["thaw"].details)
     (step, flag) = flags_of(timeline, "verification")[0]
     assert step.action == "verification_stopped" and step.person.startswith("Nora First")
-    assert flag.words.startswith(f"STOP: this bag is for {recipient.name}")
+    # The timeline is the product's record: the recipient by subject ID, identifiers withheld.
+    assert flag.words.startswith(f"STOP: this bag is for [withheld] ({recipient.subject_id})")
+    for identifier in (
+        recipient.name,
+        recipient.hospital_record_number,
+        other.hospital_record_number,
+    ):
+        assert identifier not in flag.words
+    assert str(recipient.birth_date) not in flag.words
     # The trip is over and no logger file was imported: the temperature is not known.
     assert [s.action for s, _ in flags_of(timeline, "no_logger")] == ["receive"]
 
