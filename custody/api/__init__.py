@@ -42,6 +42,7 @@ def register_api(app: Flask) -> None:
         release,
         samples,
         scans,
+        search,
         shipments,
         specifications,
         trial,
@@ -84,6 +85,7 @@ def register_api(app: Flask) -> None:
         recalls,
         fhir,
         overview,
+        search,
     )
     for module in modules:
         csrf.exempt(module.blp)  # the API checks CSRF itself for cookie sessions (custody.auth)

@@ -56,6 +56,9 @@ class UseCase(enum.StrEnum):
     READ_RECORDS = "read_records"
     READ_ISBT128 = "read_isbt128"
     LOOK_UP_SCAN = "look_up_scan"
+    # One search field for every record a scan or a typed code names; the day's worklist.
+    SEARCH = "search"
+    READ_WORKLIST = "read_worklist"
     # Donors and collection
     READ_DONORS = "read_donors"
     REGISTER_DONOR = "register_donor"
@@ -146,6 +149,13 @@ PERMISSIONS: Mapping[UseCase, Permission] = {
     UseCase.READ_RECORDS: Permission(frozenset({T, Q, N, A}), writes=False),
     UseCase.READ_ISBT128: Permission(frozenset({T, Q, N, A}), writes=False, site_scope=_NONE),
     UseCase.LOOK_UP_SCAN: Permission(frozenset({T, Q, N, A}), writes=False),
+    # Search finds recipients too: by record number or wristband only for roles that see
+    # identifiers (the field-level rule below), by subject ID for everyone.
+    UseCase.SEARCH: Permission(frozenset({T, Q, N, A}), writes=False, patient_data=True),
+    # The site's day: its recipients' infusions and thaws, shipments to it, lots awaiting QA.
+    UseCase.READ_WORKLIST: Permission(
+        frozenset({T, Q, N, A}), False, patient_data=True, site_scope=_RECIPIENT
+    ),
     UseCase.READ_DONORS: Permission(frozenset({T, Q, A}), writes=False),
     UseCase.REGISTER_DONOR: Permission(frozenset({T, Q, A}), writes=True),
     UseCase.RECORD_DONOR_TEST: Permission(frozenset({T, Q, A}), writes=True),

@@ -12,8 +12,10 @@ def register_web(app: Flask) -> None:
         overview_pages,
         qa_pages,
         recall_pages,
+        search_pages,
         session_pages,
         shipment_pages,
+        worklist_pages,
     )
 
     app.register_blueprint(session_pages.bp)
@@ -25,3 +27,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(recall_pages.bp)
     app.register_blueprint(audit_pages.bp)
     app.register_blueprint(overview_pages.bp)
+    app.register_blueprint(search_pages.bp)
+    app.register_blueprint(worklist_pages.bp)

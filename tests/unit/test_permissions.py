@@ -42,6 +42,8 @@ EXPECTED = {
     "read_records": ("tqna", False, False, "product"),
     "read_isbt128": ("tqna", False, False, "none"),
     "look_up_scan": ("tqna", False, False, "product"),
+    "search": ("tqna", False, True, "product"),
+    "read_worklist": ("tqna", False, True, "recipient"),
     "read_donors": ("tqa", False, False, "product"),
     "register_donor": ("tqa", True, False, "product"),
     "record_donor_test": ("tqa", True, False, "product"),
