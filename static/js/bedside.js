@@ -291,6 +291,7 @@
     // Nothing behind the stop can be reached, and the focus is not on its button: a scan's
     // Enter must not clear a stop nobody has read.
     $("bedside").inert = true;
+    setHeaderInert(true);
     $("stop").focus();
   }
 
@@ -319,6 +320,12 @@
     ["verify-error", "second-error"].forEach(function (id) { say(id); });
   }
 
+  // Behind a stop nothing may be reached, the navigation bar and its search field included.
+  function setHeaderInert(inert) {
+    var header = document.querySelector("header.topbar");
+    if (header) { header.inert = inert; }
+  }
+
   function reset() {
     if (state) { clearTimeout(state.holdTimer); }
     state = { wristband: null, bag: null, result: null, second: null, typedReason: "",
@@ -332,6 +339,7 @@
     hideRescan();
     $("stop").hidden = true;
     $("bedside").inert = false;
+    setHeaderInert(false);
     document.body.classList.remove("stopped");
     $("wristband-input").focus();
   }
@@ -378,6 +386,10 @@
     verify({ username: state.second, password: $("second-password").value });
   });
   document.querySelectorAll(".restart").forEach(function (b) { b.addEventListener("click", reset); });
+  // A stop holds the focus: Tab stays on its one way out.
+  $("stop").addEventListener("keydown", function (e) {
+    if (e.key === "Tab") { e.preventDefault(); $("stop").querySelector("button").focus(); }
+  });
   document.querySelectorAll("button.tab").forEach(function (b) { b.addEventListener("click", function () { showTab(b.dataset.tab); }); });
   $("hold-minutes").textContent = String(Math.round(holdSeconds / 60));
   reset();

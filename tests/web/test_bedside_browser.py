@@ -119,6 +119,11 @@ def test_wrong_patient_is_a_full_screen_stop_with_one_way_out(page, live_server,
     page.keyboard.type(bedside.wristband)
     page.keyboard.press("Enter")
     expect(overlay).to_be_visible()
+    # Nothing behind it can be reached by Tab either: not the page, not the navigation bar.
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.closest('#stop') !== null")
+        assert focused, page.evaluate("document.activeElement.outerHTML")
 
     overlay.get_by_role("button", name="Start again").click()
     expect(overlay).to_be_hidden()
