@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from custody.extensions import db
@@ -149,3 +150,13 @@ def test_the_cli_ends_a_users_sessions(runner, make):
     assert ended.exit_code == 0 and ended.output.strip() == "ended 0 session(s) of nina.ward"
     unknown = runner.invoke(args=["user", "end-sessions", "nobody", "--reason", "x"])
     assert unknown.exit_code == 2 and "No user named 'nobody'" in unknown.output
+
+
+@pytest.mark.parametrize("token_id", [0, 2**31, 10**40])
+def test_a_token_id_out_of_range_is_not_found(client, make, token_id):
+    admin = make.headers(make.user("admin"))
+    answer = client.post(
+        f"/api/v1/users/tokens/{token_id}/revocation", json={"reason": "x"}, headers=admin
+    )
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["message"] == f"No API token {token_id} is known here."

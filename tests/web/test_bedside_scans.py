@@ -132,7 +132,9 @@ def test_a_garbled_bag_read_keeps_the_wristband_on_this_screen_for_two_minutes_o
         scan(page, "wristband-input", at_bed.wristband)
         scan(page, "bag-input", "=W99%%garbled")
 
-        expect(page.get_by_test_id("rescan")).to_contain_text("Could not read — scan again")
+        # Visible, not merely present: the panel's words are in the page before any answer.
+        expect(page.get_by_test_id("rescan")).to_be_visible()
+        expect(page.get_by_test_id("rescan-words")).to_contain_text("could not be read")
         expect(page.get_by_test_id("stop-overlay")).to_be_hidden()
         expect(page.get_by_test_id("wristband-read")).to_contain_text(at_bed.record_number)
         expect(page.locator("#bag-input")).to_be_focused()

@@ -314,7 +314,8 @@ def revoke_token(actor: str, token_id: int, reason: str, owner: str | None = Non
     (a user revoking their own), and another's is not found rather than refused."""
     if not reason.strip():
         raise ValidationFailed("Say why the token is revoked.")
-    row = db.session.get(ApiToken, token_id)
+    # An id beyond the column's range names no token (and must not reach the database).
+    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if row is None or (owner is not None and row.user.username != owner):
         raise NotFound(f"No API token {token_id} is known here.", token=token_id)
     if row.revoked_at is not None:
