@@ -19,7 +19,12 @@ $(VENV)/.test-installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run-installed
 
+# `custody serve` does not start without an audit key. Unless one is set, `make run` (a demo)
+# makes its own once, outside instance/ (the database's folder): README, "The audit trail".
+DEMO_AUDIT_KEY := $(HOME)/.config/custody/demo-audit.key
+run: export CUSTODY_AUDIT_KEY_FILE := $(if $(CUSTODY_AUDIT_KEY)$(CUSTODY_AUDIT_KEY_FILE),$(CUSTODY_AUDIT_KEY_FILE),$(DEMO_AUDIT_KEY))
 run: $(VENV)/.run-installed
+	test -n "$$CUSTODY_AUDIT_KEY" || $(BIN)/custody audit keygen --if-missing "$$CUSTODY_AUDIT_KEY_FILE"
 	$(BIN)/custody db upgrade
 	$(BIN)/custody demo --if-empty
 	$(BIN)/custody serve

@@ -11,7 +11,9 @@ example, instead of a 500 on every request later. Services read the object throu
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -57,6 +59,13 @@ class Settings:
     product_name: str
     # Shards of the audit hash chain: writers to different shards never wait for each other.
     audit_shards: int
+    # The audit key (README, "The audit trail"): the file that holds it, or the key itself
+    # (64 hex digits), never in the database, its folder or the session secret. None: unset,
+    # and then entries carry no MAC and no checkpoint is signed (`custody serve` refuses).
+    audit_key_file: Path | None
+    audit_key: str | None
+    # Signed checkpoints of the audit trail are appended here, outside the database.
+    audit_checkpoint_log: Path
     # Logger readings (and custody records) further apart than this are reported as a gap.
     logger_gap: timedelta
     # A passed bedside verification covers an infusion started within this long:
@@ -268,6 +277,129 @@ def _suffix(raw: str) -> str:
     return raw
 
 
+# Said when something needs the audit key and none is configured.
+AUDIT_KEY_MISSING = (
+    "no audit key is configured: set CUSTODY_AUDIT_KEY_FILE to a key file made by "
+    "`custody audit keygen PATH` (outside the database's folder, readable by the tracker's "
+    "user alone) or CUSTODY_AUDIT_KEY to the key itself"
+)
+_KEY_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_KEY_FORMAT = "it must be 64 hexadecimal digits (a 256-bit key, as `custody audit keygen` makes)"
+
+
+def _audit_key(raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    if not _KEY_HEX.fullmatch(raw.strip()):
+        raise ValueError(_KEY_FORMAT)
+    return raw.strip().lower()
+
+
+def _key_file(raw: str) -> Path | None:
+    # Only the path here: the file is read and checked once all settings are known (it may
+    # not sit in the database's folder), by `_audit_key_problems`.
+    return _absolute_path(raw) if raw.strip() else None
+
+
+def _absolute_path(raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.is_absolute():
+        raise ValueError("it must be an absolute path")
+    return path
+
+
+# Audit keys read from their files, once per file and process.
+_KEYS_READ: dict[Path, bytes] = {}
+
+
+def read_audit_key(path: Path) -> bytes:
+    """The audit secret in `path`, checked: a file only its owner can read, holding 64 hex
+    digits. ValueError says what is wrong, in words that end a settings line."""
+    if path in _KEYS_READ:
+        return _KEYS_READ[path]
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValueError(
+            f"there is no such file; make one with `custody audit keygen {path}`"
+        ) from None
+    except OSError as error:
+        raise ValueError(f"it cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("it is not a file")
+    if info.st_mode & 0o077:
+        raise ValueError(
+            f"others may read it (mode {stat.S_IMODE(info.st_mode):04o}): "
+            f"make it readable by the tracker's user alone with `chmod 600 {path}`"
+        )
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if not _KEY_HEX.fullmatch(text):
+        raise ValueError(f"the file does not hold an audit key: {_KEY_FORMAT}")
+    _KEYS_READ[path] = bytes.fromhex(text)
+    return _KEYS_READ[path]
+
+
+def audit_secret(settings: Settings) -> bytes | None:
+    """The audit secret the MACs and the checkpoint signing key derive from, None if unset."""
+    if settings.audit_key is not None:
+        return bytes.fromhex(settings.audit_key)
+    if settings.audit_key_file is not None:
+        return read_audit_key(settings.audit_key_file)
+    return None
+
+
+def database_folder(database_url: str) -> Path | None:
+    """The folder of an SQLite database file (None for a server database or memory)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).expanduser().resolve().parent
+
+
+def _audit_key_problems(values: dict[str, Any]) -> list[str]:
+    """What the audit key settings cannot be, once every variable is read: both at once, a
+    key file that is missing, open to others or in the database's folder, the session
+    secret reused, or a checkpoint log with no folder to go in."""
+    key_file, key = values.get("audit_key_file"), values.get("audit_key")
+    problems = []
+    if key_file is not None and key is not None:
+        problems.append(
+            "CUSTODY_AUDIT_KEY and CUSTODY_AUDIT_KEY_FILE are both set: set only one of them"
+        )
+    session_secret = str(values.get("secret_key", "")).strip().lower()
+    if key_file is not None:
+        try:
+            if read_audit_key(key_file).hex() == session_secret:
+                raise ValueError("it holds the session secret (CUSTODY_SECRET_KEY)")
+            folder = database_folder(values.get("database_url", ""))
+            if folder is not None and key_file.resolve().is_relative_to(folder):
+                raise ValueError(
+                    f"it is in the database's folder ({folder}), so a copy of the database "
+                    "would carry its key: keep it elsewhere"
+                )
+        except ValueError as why:
+            problems.append(
+                f"CUSTODY_AUDIT_KEY_FILE={key_file} cannot be used: {why}; "
+                "set it like CUSTODY_AUDIT_KEY_FILE=/etc/custody/audit.key"
+            )
+    if key is not None and key == session_secret:
+        problems.append(
+            "CUSTODY_AUDIT_KEY=… cannot be used: it is the session secret "
+            "(CUSTODY_SECRET_KEY); the audit key must be a secret of its own"
+        )
+    log = values.get("audit_checkpoint_log")
+    if (key_file or key) and log is not None and not log.parent.is_dir():
+        problems.append(
+            f"CUSTODY_AUDIT_CHECKPOINT_LOG={log} cannot be used: its folder {log.parent} does "
+            "not exist; set it like "
+            "CUSTODY_AUDIT_CHECKPOINT_LOG=/srv/custody-audit/checkpoints.jsonl"
+        )
+    return problems
+
+
 def _first_sentence(message: str) -> str:
     sentence = message.split(". ")[0].rstrip(".")
     return sentence[:1].lower() + sentence[1:]
@@ -328,6 +460,22 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CUSTODY_RELEASE_SEGREGATION", "release_segregation", _switch, "1", "1"),
     Variable("CUSTODY_PRODUCT_NAME", "product_name", _text, "CD33 CAR-NK cells", '"CAR-NK cells"'),
     Variable("CUSTODY_AUDIT_SHARDS", "audit_shards", _whole_number(1, 1024), "16", "16"),
+    Variable("CUSTODY_AUDIT_KEY_FILE", "audit_key_file", _key_file, "", "/etc/custody/audit.key"),
+    Variable(
+        "CUSTODY_AUDIT_KEY",
+        "audit_key",
+        _audit_key,
+        "",
+        "$(custody audit keygen -)",
+        secret=True,
+    ),
+    Variable(
+        "CUSTODY_AUDIT_CHECKPOINT_LOG",
+        "audit_checkpoint_log",
+        _absolute_path,
+        lambda instance: str(instance / "audit-checkpoints.jsonl"),
+        "/srv/custody-audit/checkpoints.jsonl",
+    ),
     Variable("CUSTODY_LOGGER_GAP_MINUTES", "logger_gap", _minutes(1, 1440), "30", "30"),
     Variable(
         "CUSTODY_VERIFICATION_VALID_MINUTES",
@@ -399,6 +547,7 @@ def load_settings(
                 f"{variable.name}={shown} cannot be used: {why}; "
                 f"set it like {variable.name}={variable.example}"
             )
+    problems += _audit_key_problems(values)
     if problems:
         raise SettingsError(problems)
     if values["database_url"].startswith("sqlite:///"):

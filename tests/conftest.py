@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -116,13 +117,27 @@ def database_url(migrated_database, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def audit_key(tmp_path_factory) -> tuple[Path, Path]:
+    """This test's own audit key file (0600) and checkpoint log, as a site configures them:
+    outside the database's folder (the test's tmp_path) and never the session secret."""
+    from custody.services.core.audit_keys import write_key_file
+
+    folder = tmp_path_factory.mktemp("audit")
+    write_key_file(folder / "audit.key")
+    return folder / "audit.key", folder / "checkpoints.jsonl"
+
+
+@pytest.fixture
+def app(database_url, tmp_path, audit_key):
+    key_file, checkpoint_log = audit_key
     app = create_app(
         {
             "TESTING": True,
             "CUSTODY_SECRET_KEY": TEST_SECRET,
             "CUSTODY_DATABASE_URL": database_url,
             "CUSTODY_FIN": "W9999",
+            "CUSTODY_AUDIT_KEY_FILE": key_file,
+            "CUSTODY_AUDIT_CHECKPOINT_LOG": checkpoint_log,
         }
     )
     app.instance_path = str(tmp_path / "instance")

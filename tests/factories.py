@@ -8,6 +8,11 @@ from custody.config import settings
 from custody.services.core import accounts
 
 PASSWORD = "correct horse battery"
+# The meaning QA's signature gives a lot the factories make released.
+RELEASE_MEANINGS = {
+    "released": "Approved for release",
+    "conditionally_released": "Approved for conditional release",
+}
 _numbers = itertools.count(1)
 
 # The people the tests act as, one per role (the `tech`, `qa`, ... fixtures of the services'
@@ -121,7 +126,41 @@ class LotFactory:
                 )
             db.session.add(lot)
             db.session.commit()
+        if disposition in RELEASE_MEANINGS:
+            self.sign_release(lot, disposition)
         return lot
+
+    def sign_release(self, lot, disposition: str = "released") -> None:
+        """QA's signed decision behind a lot the factory makes released: every step towards a
+        patient asks that the release signature hold, not only that the lot read released."""
+        from sqlalchemy import select
+
+        from custody.domain.release_rules import canonical_json
+        from custody.extensions import db
+        from custody.models import ReleaseDecision, User
+        from custody.models.base import utcnow
+        from custody.services.core.audit_trail import acting_as
+        from custody.services.core.signatures import sign
+        from custody.services.quality.release_signature import signed_content
+
+        signer = db.session.scalar(select(User).where(User.username == "release.qa"))
+        if signer is None:
+            signer = accounts.create_user("system:test", "release.qa", "Rel Ease", "qa", PASSWORD)
+        meaning, now = RELEASE_MEANINGS[disposition], utcnow()
+        with acting_as("system:test", reason="test setup"):
+            decision = ReleaseDecision(
+                lot_id=lot.id,
+                disposition=disposition,
+                reason="",
+                exceptional=False,
+                pending_tests=[],
+                decided_at=now,
+            )
+            content = signed_content(lot, decision, [], signer.username, meaning, now)
+            decision.signed_content = canonical_json(content)
+            decision.signature = sign(signer, meaning, "lot", lot.id, content, now)
+            db.session.add(decision)
+            db.session.commit()
 
     def positions(self, count: int = 3, prefix: str | None = None):
         """A site → freezer → rack → box with `count` positions; returns the positions."""

@@ -54,11 +54,12 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     raise AssertionError("server did not start")
 
 
-def test_served_requests_leave_no_transaction_open(app, make, database_url, tmp_path):
+def test_served_requests_leave_no_transaction_open(app, make, database_url, tmp_path, audit_key):
     token = make.token(make.user("qa", username="served"))
     db.session.remove()
     port = _free_port()
     env = {**os.environ, "CUSTODY_DATABASE_URL": database_url, "CUSTODY_SECRET_KEY": TEST_SECRET}
+    env["CUSTODY_AUDIT_KEY_FILE"], env["CUSTODY_AUDIT_CHECKPOINT_LOG"] = map(str, audit_key)
     # The server's log goes to a file: a pipe nobody reads could fill and block its shutdown.
     log = (tmp_path / "serve.log").open("w+")
     server = subprocess.Popen(

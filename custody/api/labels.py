@@ -4,9 +4,10 @@ and a lot's label reconciliation.
 
 The tie-tag is the one place patient identifiers reach a role that may not see them: its bytes
 carry the recipient's name, birth date and record number for the bedside check, and a
-technician may print it (UseCase.PRINT_TIE_TAG). Issuing it is a `label_prints` row, audited
-with the printer as actor; a label's JSON record shows its printed values without the
-identifiers to such a role (custody/schemas/labels.py).
+technician may print it (UseCase.PRINT_TIE_TAG). Issuing it is a `label_prints` row and each
+sending of its bytes a `label_deliveries` row, both audited with the printer as actor; a
+label's JSON record shows its printed values without the identifiers to such a role
+(custody/schemas/labels.py).
 """
 
 from __future__ import annotations
@@ -101,15 +102,10 @@ def _tie_tag(code: str, fmt: str) -> LabelPrint:
 
 
 def _log_tie_tag(label: LabelPrint, fmt: str) -> None:
-    """Issuing a tie-tag is in the audit trail; each delivery of its bytes is logged too."""
-    log.info(
-        "tie-tag %s delivered as %s to %s (%s) for allocation %s",
-        label.id,
-        fmt,
-        api_user().username,
-        api_user().role.value,
-        label.subject_key,
-    )
+    """Each sending of a tie-tag's bytes is a record, so in the audit trail: who printed a
+    patient's identity, and when, whatever their role."""
+    prints.record_delivery(api_user(), label, fmt)
+    log.info("tie-tag %s sent as %s to %s", label.id, fmt, api_user().username)
 
 
 @blp.get("/donations/<din>/label.pdf")

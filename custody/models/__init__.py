@@ -17,7 +17,12 @@ from custody.models.custody import (
     StorageLocation,
 )
 from custody.models.donors import DinSequence, Donation, Donor, DonorTest, Eligibility
-from custody.models.labels import LabelPrint, LabelStatus, LabelTemplateApproval
+from custody.models.labels import (
+    LabelDelivery,
+    LabelPrint,
+    LabelStatus,
+    LabelTemplateApproval,
+)
 from custody.models.lots import Disposition, Lot, lot_donations
 from custody.models.manufacturing import BatchMaterial, BatchStep, MaterialKind
 from custody.models.quality import (
@@ -65,6 +70,7 @@ __all__ = [
     "Eligibility",
     "FollowUpSample",
     "Infusion",
+    "LabelDelivery",
     "LabelPrint",
     "LabelStatus",
     "LabelTemplateApproval",

@@ -4,6 +4,8 @@ Each entry belongs to one of N shards chosen from the record it describes; withi
 entries form a hash chain (each hash covers the entry and its predecessor's hash) with gapless
 sequence numbers, and the shard's head row holds the newest sequence and hash. Writers that
 touch different shards never wait for one another; writers in one shard queue on its head row.
+Each entry also carries a MAC under a key kept out of the database, and signed checkpoints,
+kept out of it too, commit to every shard's entries (`custody.services.core.checkpoints`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class AuditEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of `hash` under the audit key, which is not in the database: an entry written
+    # or re-hashed by anyone without the key does not match it. Empty on entries written with
+    # no key configured and on those the database writes itself (direct changes).
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     __table_args__ = (
         UniqueConstraint("shard", "seq"),

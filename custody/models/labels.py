@@ -112,3 +112,20 @@ class LabelTemplateApproval(Base):
 
     def audit_key(self) -> str:
         return f"label template {self.purpose} v{self.version}"
+
+
+class LabelDelivery(Base):
+    """One sending of an issued label's bytes to be printed, by whom and when: a label that
+    carries a patient's identity (the tie-tag) is printed by people who may not read it on a
+    page, so each time its bytes leave the server is a record, and so in the audit trail."""
+
+    __tablename__ = "label_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("label_prints.id"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    delivered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def audit_key(self) -> str:
+        return f"{self.format} of label {self.label_id}"

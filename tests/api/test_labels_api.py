@@ -11,12 +11,13 @@ import shutil
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from custody.config import SHIPPED_LABEL_TEMPLATES
 from custody.domain.errors import SignatureRefused
 from custody.domain.isbt128 import encode_din, encode_product_code, type3_flags
 from custody.extensions import db
-from custody.models import Allocation
+from custody.models import Allocation, AuditEntry, LabelDelivery, User
 from custody.services.core.audit_trail import acting_as
 from custody.services.labelling.templates import approve_template
 from tests.api import responses
@@ -243,6 +244,26 @@ def test_a_tie_tag_needs_an_allocation_and_names_the_recipient(
         assert shown in words
     zpl = client.get(f"{API}/bags/{bag.code}/tie-tag.zpl", headers=tech)
     assert zpl.headers["X-Label-Id"] == response.headers["X-Label-Id"]
+    again = client.get(f"{API}/labels/{zpl.headers['X-Label-Id']}/label.pdf", headers=tech)
+    assert again.status_code == 200
+
+    # Each sending of the patient's identity to be printed is its own record and audit entry.
+    label_id = int(response.headers["X-Label-Id"])
+    delivered = db.session.scalars(
+        select(LabelDelivery).where(LabelDelivery.label_id == label_id).order_by(LabelDelivery.id)
+    ).all()
+    assert [d.format for d in delivered] == ["pdf", "zpl", "pdf"]
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.record_type == "label_deliveries")
+        .order_by(AuditEntry.id)
+    ).all()
+    technician = db.session.get(User, delivered[0].delivered_by_id).username
+    assert [(e.actor, e.reason) for e in entries] == [
+        (technician, f"tie_tag {label_id} sent to print as pdf"),
+        (technician, f"tie_tag {label_id} sent to print as zpl"),
+        (technician, f"tie_tag {label_id} sent to print as pdf"),
+    ]
 
 
 def test_collection_and_shipper_labels_carry_their_barcodes(

@@ -37,6 +37,7 @@ from custody.services.bags.lookup import (
     shipment_from_scan,
     situation,
 )
+from custody.services.bags.release_status import release_holds
 from custody.services.core.transactions import write
 
 # Actions with their own use case elsewhere (allocation, bedside verification, infusion).
@@ -100,6 +101,7 @@ def _apply(user: User, request: ScanRequest) -> CustodyEvent:
         after = bag_lifecycle.plan(request.action, situation(bag))
     except IllegalTransition as refused:
         raise _with_last_event(refused, bag) from None
+    check_release_holds(bag, request.action)
     event = CustodyEvent(
         bag=bag,
         action=request.action,
@@ -120,6 +122,25 @@ def _apply(user: User, request: ScanRequest) -> CustodyEvent:
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def check_release_holds(bag: Bag, action: str) -> None:
+    """A step towards a patient (release, pack, hand-off, thaw) needs QA's release signature
+    to hold, not only the lot to read released: a lot whose record changed after it was
+    signed, even by an edit that bypassed the tracker, moves no bag until QA signs again."""
+    if action not in bag_lifecycle.TOWARDS_PATIENT:
+        return
+    holds, why = release_holds(bag.lot)
+    if not holds:
+        raise IllegalTransition(
+            f"'{action}' of bag {bag.code} is refused: QA's release of lot "
+            f"{bag.lot.lot_number} no longer holds ({why.rstrip('.')}). Nothing was done; QA "
+            "must review the lot and sign it again.",
+            bag=bag.code,
+            lot=bag.lot.lot_number,
+            action=action,
+            reason=why,
+        )
 
 
 def _check_version(bag: Bag, expected: int | None) -> None:

@@ -39,6 +39,7 @@ from custody.models import (
 )
 from custody.models.base import utcnow
 from custody.services.bags.lookup import bag_from_scan, shipment_by_code, situation
+from custody.services.bags.release_status import release_holds
 from custody.services.core.transactions import write
 
 DEFAULT_STORAGE_LIMIT_C = -150.0
@@ -189,7 +190,8 @@ def _item_bag_ids(shipment: Shipment) -> list[int]:
 
 
 def _refuse_unfit(shipment: Shipment, bags: list[Bag]) -> None:
-    refused = {bag.code: why for bag in bags if (why := _unfit(bag))}
+    releases: dict[int, tuple[bool, str]] = {}  # asked once per lot, not once per bag
+    refused = {bag.code: why for bag in bags if (why := _unfit(bag, releases))}
     if refused:
         listed = "; ".join(f"{code}: {why}" for code, why in refused.items())
         raise IllegalTransition(
@@ -201,7 +203,7 @@ def _refuse_unfit(shipment: Shipment, bags: list[Bag]) -> None:
         )
 
 
-def _unfit(bag: Bag) -> str | None:
+def _unfit(bag: Bag, releases: dict[int, tuple[bool, str]]) -> str | None:
     """Why `bag` may not leave with the courier now, or None."""
     here = situation(bag)
     try:
@@ -213,6 +215,11 @@ def _unfit(bag: Bag) -> str | None:
         return f"its lot {bag.lot.lot_number} {words.get(here.lot_disposition, 'is not released')}"
     if here.expired:
         return f"the product expired at {_when(bag.expires_at)}"
+    if bag.lot_id not in releases:
+        releases[bag.lot_id] = release_holds(bag.lot)
+    holds, why = releases[bag.lot_id]
+    if not holds:
+        return f"QA's release of its lot {bag.lot.lot_number} no longer holds ({why.rstrip('.')})"
     return None
 
 

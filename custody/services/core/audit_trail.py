@@ -3,6 +3,12 @@
 A SQLAlchemy flush listener does it, so no service can forget and the entry is always in the
 same transaction as the change. Services say who acts and why with `acting_as(...)`; a flush
 that changes a regulated record with nobody acting is refused rather than left unattributed.
+
+Each entry carries a MAC under the audit key (when one is configured), which the database
+does not hold. On PostgreSQL the transaction is marked as the application's before it writes
+(`set_config('custody.actor', ..., true)`, transaction-local), so the tripwire trigger leaves
+its writes alone and records only those that bypass the application. A transaction that
+signs electronically is followed, once committed, by a signed checkpoint of the trail.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +25,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask import has_app_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, configure_mappers
 
-from custody.domain.audit_chain import GENESIS_HASH, entry_hash, format_timestamp, shard_for
+from custody.config import settings
+from custody.domain.audit_chain import (
+    DIRECT_ACTOR_PREFIX,
+    GENESIS_HASH,
+    entry_hash,
+    entry_mac,
+    format_timestamp,
+    shard_for,
+)
+from custody.extensions import db
 from custody.models.audit import AuditChainHead, AuditEntry
 from custody.models.base import Base, utcnow
+from custody.services.core.audit_keys import audit_keys
+from custody.services.core.checkpoints import make_checkpoint
 
 # Columns whose values never enter the trail; that they changed is still recorded.
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash"})
@@ -32,6 +52,13 @@ REDACTED = "[redacted]"
 DEFAULT_SHARDS = 16
 # Not regulated records themselves: the trail and its heads.
 UNAUDITED_TABLES = frozenset({"audit_entries", "audit_chain_heads"})
+# An e-signature in the transaction: a checkpoint follows its commit (session.info key).
+_CHECKPOINT_DUE = "custody.audit.checkpoint_due"
+# The transaction already marked as the application's on PostgreSQL (connection.info key),
+# and the statements that write.
+_MARKED = "custody.audit.marked"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "MERGE", "WITH", "COPY")
+log = logging.getLogger("custody.audit")
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,8 @@ class UnattributedChange(RuntimeError):
 @contextmanager
 def acting_as(actor: str, reason: str = "") -> Iterator[None]:
     """Attribute every change flushed inside the block to `actor`, with `reason`."""
+    if actor.startswith(DIRECT_ACTOR_PREFIX):
+        raise ValueError(f"actor names starting {DIRECT_ACTOR_PREFIX!r} mean the database itself")
     token = _current.set(Actor(actor, reason))
     try:
         yield
@@ -62,9 +91,16 @@ def current_actor() -> Actor | None:
 
 
 def install(session_class: type[Session]) -> None:
-    """Register the listener on a session class (idempotent)."""
-    if not event.contains(session_class, "after_flush", _after_flush):
-        event.listen(session_class, "after_flush", _after_flush)
+    """Register the listeners on a session class (idempotent)."""
+    if not event.contains(Engine, "before_cursor_execute", _mark_write):
+        event.listen(Engine, "before_cursor_execute", _mark_write)
+    for name, listener in (
+        ("after_flush", _after_flush),
+        ("after_commit", _checkpoint_if_signed),
+        ("after_rollback", _forget_checkpoint),
+    ):
+        if not event.contains(session_class, name, listener):
+            event.listen(session_class, name, listener)
     _keep_old_values()
 
 
@@ -88,6 +124,30 @@ def _noop(target, value, oldvalue, initiator):
     return value
 
 
+def _mark_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    """On PostgreSQL, before the application's first write in a transaction: mark the
+    transaction as the application's, so the tripwire trigger does not take its writes (ORM
+    flushes, Core statements, bookkeeping alike) for direct ones. Transaction-local
+    (`set_config(..., true)`): it ends with the transaction, and a transaction-pooling proxy
+    cannot hand it to another client. Only the app's own engine marks; anything else that
+    writes to the database (psql, another tool) is recorded by the trigger."""
+    if (
+        conn.dialect.name != "postgresql"
+        or not statement.lstrip()[:8].upper().startswith(_WRITES)
+        or not has_app_context()
+        or conn.engine is not db.engine
+    ):
+        return
+    transaction = conn.get_transaction()
+    if conn.info.get(_MARKED) is transaction:
+        return
+    actor = _current.get()
+    cursor.execute(
+        "SELECT set_config('custody.actor', %s, true)", (actor.name if actor else "application",)
+    )
+    conn.info[_MARKED] = transaction
+
+
 def _after_flush(session: Session, flush_context) -> None:
     changes = list(_collect_changes(session))
     if not changes:
@@ -98,6 +158,29 @@ def _after_flush(session: Session, flush_context) -> None:
         raise UnattributedChange(f"change to {', '.join(tables)} with no actor: use acting_as()")
     conn = session.connection()
     _append(conn, actor, changes, conn.info.get("audit_shards", DEFAULT_SHARDS))
+    signed = [c for c in changes if c[0] == "create" and c[1] == "signatures"]
+    if signed:
+        session.info[_CHECKPOINT_DUE] = f"e-signature: {signed[-1][3] or signed[-1][2]}"
+
+
+def _checkpoint_if_signed(session: Session) -> None:
+    """After a transaction that signed commits: a signed checkpoint of the trail. The
+    signature stands whatever happens here; a checkpoint that cannot be made is logged, and
+    the next one (or `custody audit checkpoint`) covers the entries."""
+    reason = session.info.pop(_CHECKPOINT_DUE, None)
+    if reason is None or not has_app_context():
+        return
+    keys = audit_keys()
+    if keys is None:
+        return
+    try:
+        make_checkpoint(db.engine, keys, settings().audit_checkpoint_log, reason)
+    except Exception:
+        log.exception("no audit checkpoint after %s: run `custody audit checkpoint`", reason)
+
+
+def _forget_checkpoint(session: Session) -> None:
+    session.info.pop(_CHECKPOINT_DUE, None)
 
 
 def _collect_changes(session: Session):
@@ -193,6 +276,8 @@ def _json_value(key: str, value):
 
 def _append(conn, actor: Actor, changes: list, shards: int) -> None:
     """Append the entries shard by shard, each under a lock on that shard's head row."""
+    keys = audit_keys()
+    mac_key = keys.mac if keys is not None else None
     occurred_at = format_timestamp(utcnow())
     by_shard: dict[int, list] = defaultdict(list)
     for change in changes:
@@ -217,6 +302,7 @@ def _append(conn, actor: Actor, changes: list, shards: int) -> None:
                 "prev_hash": prev,
             }
             row["hash"] = prev = entry_hash(row)
+            row["mac"] = entry_mac(mac_key, prev) if mac_key is not None else ""
             rows.append(row)
         conn.execute(heads.update().where(heads.c.shard == shard).values(seq=seq, hash=prev))
     conn.execute(AuditEntry.__table__.insert(), rows)

@@ -33,7 +33,7 @@ from custody.extensions import db
 from custody.labels.pdf import render_pdf
 from custody.labels.templates import LabelTemplate
 from custody.labels.zpl import render_zpl
-from custody.models import LabelPrint, LabelStatus, User
+from custody.models import LabelDelivery, LabelPrint, LabelStatus, User
 from custody.models.base import utcnow
 from custody.services.core.transactions import write
 from custody.services.labelling.contents import LabelContent
@@ -135,6 +135,13 @@ def replace_with_reprint(user: User, old: LabelPrint, reason: str) -> LabelPrint
     content = LabelContent(old.purpose, old.subject_key, old.values, old.bag_id, old.lot_id)
     _void(user, old, f"replaced by a reprint: {reason}")
     return _issue(user, content, "reprint", reason=reason, replaces=old)
+
+
+def record_delivery(user: User, label: LabelPrint, fmt: str) -> None:
+    """Record that `label`'s bytes were sent to `user` to print, in the audit trail: for the
+    labels that carry a patient's identity, whoever prints them."""
+    with write(user, f"{label.purpose} {label.id} sent to print as {fmt}"):
+        db.session.add(LabelDelivery(label_id=label.id, format=fmt, delivered_by_id=user.id))
 
 
 def void(user: User, label_id: int, reason: str) -> LabelPrint:

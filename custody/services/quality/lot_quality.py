@@ -14,6 +14,7 @@ from custody.domain.errors import IllegalTransition
 from custody.domain.release_rules import Criterion, Reading
 from custody.extensions import db
 from custody.models import Lot, QcResult
+from custody.services.bags.release_status import current_results as current_results
 from custody.services.quality.specifications import criterion_of, current_specification
 
 
@@ -35,17 +36,6 @@ def attach_specification(lot: Lot) -> None:
             "QA must approve one before results can be judged.",
             lot=lot.lot_number,
         )
-
-
-def current_results(lot: Lot) -> list[QcResult]:
-    """The results in force: each test's latest entry, corrections having replaced the rest."""
-    return list(
-        db.session.scalars(
-            select(QcResult)
-            .where(QcResult.lot_id == lot.id, QcResult.superseded_by_id.is_(None))
-            .order_by(QcResult.id)
-        )
-    )
 
 
 def all_results(lot: Lot) -> list[QcResult]:
