@@ -277,3 +277,19 @@ def fresh_request_globals(monkeypatch, app):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(FlaskClient, "open", fresh_open)
+
+
+@pytest.fixture
+def technician(make, live_server) -> str:
+    """The scan station's technician, signed up (a module may define its own)."""
+    from tests.web.scan_station_steps import sign_up_technician
+
+    return sign_up_technician(make)
+
+
+@pytest.fixture
+def lab(make_lot, live_server):
+    """Bags, boxes, positions and a shipment for the scan station's tests."""
+    from tests.web.scan_station_steps import set_up_lab
+
+    return set_up_lab(make_lot)

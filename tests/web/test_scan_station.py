@@ -23,26 +23,13 @@ from custody.services.core.identifiers import take_dins
 from tests.web.conftest import TIMEOUT_MS, release_db
 from tests.web.scan_station_steps import (
     STATION,
-    Lab,
     bag_ref,
     ok,
     refused,
     scan,
-    set_up_lab,
     sign_in_to_station,
-    sign_up_technician,
 )
 from tests.web.tablet import fits_width, small_targets
-
-
-@pytest.fixture
-def technician(make, live_server) -> str:
-    return sign_up_technician(make)
-
-
-@pytest.fixture
-def lab(make_lot, live_server) -> Lab:
-    return set_up_lab(make_lot)
 
 
 def test_technician_stores_bags_packs_one_and_a_quarantined_bag_is_refused(

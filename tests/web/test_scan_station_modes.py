@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -17,27 +16,14 @@ from tests.web.conftest import release_db
 from tests.web.scan_station_steps import (
     STATION,
     BagRef,
-    Lab,
     bag_ref,
     custody_events,
     next_scan,
     ok,
     refused,
     scan,
-    set_up_lab,
     sign_in_to_station,
-    sign_up_technician,
 )
-
-
-@pytest.fixture
-def technician(make, live_server) -> str:
-    return sign_up_technician(make)
-
-
-@pytest.fixture
-def lab(make_lot, live_server) -> Lab:
-    return set_up_lab(make_lot)
 
 
 def _stored_in(bag: BagRef, position: str) -> None:

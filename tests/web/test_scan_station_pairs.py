@@ -13,27 +13,14 @@ from playwright.sync_api import Page, expect
 from custody.domain.isbt128 import check_character
 from tests.conftest import change_settings
 from tests.web.scan_station_steps import (
-    Lab,
     custody_events,
     ok,
     refused,
     scan,
-    set_up_lab,
     sign_in_to_station,
-    sign_up_technician,
 )
 
 LOOKUP = "/api/v1/scans/lookup"
-
-
-@pytest.fixture
-def technician(make, live_server) -> str:
-    return sign_up_technician(make)
-
-
-@pytest.fixture
-def lab(make_lot, live_server) -> Lab:
-    return set_up_lab(make_lot)
 
 
 def _lookups(page: Page) -> list[str]:
