@@ -11,8 +11,9 @@ from custody.schemas.bedside import (
     VerificationOut,
 )
 from custody.services.bags.thawing import thaw_status
-from custody.services.clinic.bedside import VerificationRequest, get_verification, verify
+from custody.services.clinic.bedside import VerificationRequest, verify
 from custody.services.clinic.infusion_in_progress import at_bedside
+from custody.services.clinic.verification_record import get_verification
 
 PREFIX = "/bedside"
 blp = ApiBlueprint("bedside", __name__, description="Two-person bedside verification")

@@ -18,7 +18,7 @@ from custody.domain.wristband import read_wristband
 from custody.extensions import db
 from custody.models import Allocation, Bag, Infusion, Lot, Recipient, User
 from custody.services.bags.recall_status import active_recall_codes
-from custody.services.clinic.bedside import recipient_brief
+from custody.services.clinic.verification_record import recipient_brief
 from custody.services.quality.release_signature import release_holds
 
 

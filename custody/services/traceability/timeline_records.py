@@ -41,7 +41,7 @@ from custody.models import (
     User,
     lot_donations,
 )
-from custody.services.clinic.bedside import verification_identifiers
+from custody.services.clinic.verification_record import verification_identifiers
 from custody.services.quality.queries import decision_summary
 
 # How a storage path reads: "Cell therapy lab › LN2 freezer 1 › Rack 1 › Box 2 › Position 7".

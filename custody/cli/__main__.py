@@ -1,0 +1,5 @@
+"""`python -m custody.cli`: the `custody` command."""
+
+from custody.cli import main
+
+main()
