@@ -127,6 +127,28 @@ def audit_key(tmp_path_factory) -> tuple[Path, Path]:
     return folder / "audit.key", folder / "checkpoints.jsonl"
 
 
+# The production hash (scrypt) is slow on purpose, about 0.1 s a hash and as much a check; the
+# suite creates and signs in thousands of accounts. Passwords still go through every check
+# (a wrong one is refused) against a cheap PBKDF2 hash; the tests of the stored hash itself
+# are marked `real_password_hashes`. Servers started as processes hash for real.
+QUICK_HASH = "pbkdf2:sha256:1000"
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashes(request, monkeypatch):
+    if request.node.get_closest_marker("real_password_hashes"):
+        return
+    from werkzeug.security import generate_password_hash
+
+    from custody.services.core import accounts
+
+    monkeypatch.setattr(
+        accounts,
+        "generate_password_hash",
+        lambda password: generate_password_hash(password, method=QUICK_HASH),
+    )
+
+
 @pytest.fixture
 def app(database_url, tmp_path, audit_key):
     key_file, checkpoint_log = audit_key

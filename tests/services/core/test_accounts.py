@@ -14,6 +14,7 @@ from custody.services.core import accounts
 from tests.factories import PASSWORD
 
 
+@pytest.mark.real_password_hashes
 def test_password_is_stored_only_as_a_salted_scrypt_hash(make):
     one = make.user("qa", username="one")
     two = make.user("qa", username="two")
