@@ -17,6 +17,7 @@ from custody.models.custody import (
     StorageLocation,
 )
 from custody.models.donors import DinSequence, Donation, Donor, DonorTest, Eligibility
+from custody.models.installation import DemoMark
 from custody.models.labels import (
     LabelDelivery,
     LabelPrint,
@@ -58,6 +59,7 @@ __all__ = [
     "BatchStep",
     "BedsideVerification",
     "CustodyEvent",
+    "DemoMark",
     "DinSequence",
     "DiscrepancyKind",
     "Disposition",

@@ -13,6 +13,7 @@ from custody.domain.errors import AuthenticationFailed, ValidationFailed
 from custody.domain.permissions import UseCase
 from custody.services.core.accounts import authenticate, change_password
 from custody.services.core.sessions import end_session, keep_alive, start_session
+from custody.services.demo.walk import is_demo_database
 from custody.web.forms import LoginForm, PasswordChangeForm
 
 bp = Blueprint("web", __name__, template_folder="../templates")
@@ -21,7 +22,7 @@ bp = Blueprint("web", __name__, template_folder="../templates")
 @bp.get("/")
 @page_requires(UseCase.READ_OWN_ACCOUNT)
 def home():
-    return render_template("web/home.html")
+    return render_template("web/home.html", demo=is_demo_database())
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -54,15 +54,18 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} Install it with `apt-get install chromium` to run browser tests.")
 
 
-def browser_sign_in(page, live_server: str, username: str, target: str) -> None:
-    """Sign in through the login form in the browser and land on `target` (a path)."""
+def browser_sign_in(
+    page, live_server: str, username: str, target: str, password: str | None = None
+) -> None:
+    """Sign in through the login form in the browser and land on `target` (a path); the
+    factories' password unless another is given."""
     from playwright.sync_api import expect
 
     from tests.factories import PASSWORD
 
     page.goto(f"{live_server}/login?next={target}")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password or PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server}{target}")

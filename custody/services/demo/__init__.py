@@ -43,6 +43,7 @@ from custody.models import (
     BatchStep,
     BedsideVerification,
     CustodyEvent,
+    DemoMark,
     Donation,
     Donor,
     DoseBasis,
@@ -83,7 +84,11 @@ def database_is_empty() -> bool:
 
 def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
     rng = random.Random(seed)
+    # Only a database that held nothing becomes a demo database (see DemoMark).
+    first_load = database_is_empty()
     with acting_as(ACTOR, reason="demo data"):
+        if first_load:
+            db.session.add(DemoMark(scale=scale, seed=seed))
         users = _accounts()
         trial = _trial()
         site = StorageLocation(code="LOC-SITE1", name=LAB, kind=LocationKind.SITE)

@@ -65,3 +65,14 @@ def loaded_demo(migrated_database, tmp_path_factory, label: str, tables) -> Iter
         db.engine.dispose()
     if name:
         _drop_pg_database(PG_URL, name)
+
+
+@contextmanager
+def demo_database_url(migrated_database, tmp_path_factory, label: str) -> Iterator[str]:
+    """The URL of a fresh database holding load_demo(scale=1, seed=1), for a module whose tests
+    serve it (as the `database_url` of their app) and only read it."""
+    with loaded_demo(migrated_database, tmp_path_factory, label, ()):
+        url = str(db.engine.url.render_as_string(hide_password=False))
+        db.session.remove()
+        db.engine.dispose()
+        yield url
