@@ -40,7 +40,9 @@ def create(body):
     """Draft the next version of a product's specification. It applies to lots made after
     QA approves it; lots made before keep the version they were made under."""
     pdc = body.get("product_description_code") or settings().product_description_code
-    tests = [Criterion(**t) for t in body["tests"]]
+    tests = [
+        Criterion(**{**t, "allowed_values": tuple(t["allowed_values"])}) for t in body["tests"]
+    ]
     spec = create_specification(api_user(), SpecificationRequest(pdc, tests, body["notes"]))
     return specification_detail(spec.product_description_code, spec.version)
 

@@ -84,6 +84,9 @@ class QcSpecItem(Base):
     lower_inclusive: Mapped[bool] = mapped_column(default=True)
     upper_inclusive: Mapped[bool] = mapped_column(default=False)
     expected_text: Mapped[str | None] = mapped_column(String(64))
+    # A qualitative test's every possible result, lower case, the expected one among them
+    # (e.g. ["negative", "positive", "indeterminate"]); None for a numeric test.
+    allowed_values: Mapped[list[str] | None] = mapped_column(JSON)
     # May still be pending when QA releases conditionally (e.g. 14-day sterility).
     may_be_pending: Mapped[bool] = mapped_column(default=False)
     # Judged per recipient at allocation (e.g. residual CD3+ cells per kg), not at release:

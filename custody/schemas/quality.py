@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from custody.domain.release_rules import ACTIONS, KINDS
+from custody.domain.release_rules import ACTIONS, KINDS, MAX_VALUE_LENGTH
 from custody.schemas.common import text
 
 
@@ -32,6 +32,15 @@ class CriterionIn(Schema):
     )
     may_be_pending = fields.Boolean(load_default=False)
     judged_at_allocation = fields.Boolean(load_default=False)
+    allowed_values = fields.List(
+        fields.String(validate=validate.Length(max=MAX_VALUE_LENGTH)),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={
+            "description": "a qualitative test's every possible result, the expected one "
+            "among them (e.g. negative, positive, indeterminate); results are picked from these"
+        },
+    )
 
 
 class SpecificationIn(Schema):
@@ -54,6 +63,7 @@ class CriterionOut(Schema):
     expected_text = fields.String(allow_none=True)
     may_be_pending = fields.Boolean()
     judged_at_allocation = fields.Boolean()
+    allowed_values = fields.List(fields.String())
     criterion = fields.String(metadata={"description": "the criterion in words"})
 
 
@@ -135,6 +145,10 @@ class TestResultOut(Schema):
     kind = fields.String()
     unit = fields.String()
     criterion = fields.String()
+    allowed_values = fields.List(
+        fields.String(),
+        metadata={"description": "a qualitative test's possible results: value_text is one"},
+    )
     may_be_pending = fields.Boolean()
     verdict = fields.String(metadata={"description": "pass, fail, pending or at allocation"})
     result = fields.Nested(ResultOut, allow_none=True)

@@ -19,7 +19,13 @@ from tests.api.lot_quality_calls import (
 # --- specifications ----------------------------------------------------------------------------
 
 CRITERIA = [
-    {"test": "sterility", "title": "Sterility", "kind": "qualitative", "expected_text": "Negative"},
+    {
+        "test": "sterility",
+        "title": "Sterility",
+        "kind": "qualitative",
+        "expected_text": "Negative",
+        "allowed_values": ["negative", "positive", "indeterminate"],
+    },
     {"test": "viability", "title": "Viability", "unit": "%", "lower": 70},
     {"test": "endotoxin", "title": "Endotoxin", "unit": "EU/mL", "upper": 5},
 ]

@@ -70,10 +70,22 @@ def approve_template(
     reauthenticate(user, username, password)
     race = f"Someone approved {purpose} v{version} at the same moment; look again."
     with write(user, f"label template {purpose} v{version} approved", race):
-        if any(a.version == version for a in approvals(purpose)):
-            raise Conflict(f"{purpose} v{version} is already approved.", template=purpose)
+        refusal = approval_refusal(purpose, version)
+        if refusal is not None:
+            raise Conflict(refusal, template=purpose)
         approval = record_approval(user, template, utcnow())
     return approval
+
+
+def approval_refusal(purpose: str, version: int) -> str | None:
+    """Why QA's approval of this (usable) version would be refused now, or None: asked by the
+    service when it signs and by the review page before it offers the signature."""
+    if any(a.version == version for a in approvals(purpose)):
+        return (
+            f"{purpose} v{version} is already approved: a change to it is saved as a new "
+            "version for QA to approve."
+        )
+    return None
 
 
 def record_approval(user: User, template: LabelTemplate, at: datetime) -> LabelTemplateApproval:

@@ -52,6 +52,7 @@ def lot_quality(lot_number: str) -> dict[str, Any]:
                 "kind": c.kind,
                 "unit": c.unit,
                 "criterion": criterion_words(c),
+                "allowed_values": list(c.allowed_values),
                 "may_be_pending": c.may_be_pending,
                 "verdict": verdict(c, readings.get(c.test)),
                 "result": _result(next((r for r in current if r.test == c.test), None)),

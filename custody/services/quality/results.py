@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from custody.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from custody.domain.permissions import UseCase, allows
-from custody.domain.release_rules import Criterion, judge
+from custody.domain.release_rules import QUALITATIVE, Criterion, defined_value, judge
 from custody.extensions import db
 from custody.models import Disposition, Lot, QcResult, User
 from custody.services.bags.lookup import locked_lot
@@ -146,6 +146,9 @@ def _new_result(
     text = (request.value_text or "").strip() or None
     if text is not None and len(text) > MAX_TEXT:
         raise ValidationFailed(f"A result in words has at most {MAX_TEXT} characters.")
+    if criterion.kind == QUALITATIVE and criterion.allowed_values:
+        # One of the specification's values, in its spelling; anything else is refused whole.
+        text = defined_value(criterion, text)
     unit = _unit(criterion, request)
     within = _within(criterion, request.value_numeric, text)
     result = QcResult(

@@ -24,11 +24,14 @@ from custody.services.core.transactions import write
 APPROVAL_MEANING = "Approved specification"
 MAX_VERSION = 2**31 - 1
 
+# What a sterility culture or a mycoplasma PCR can report: the pick-list of its result.
+CULTURE_OUTCOMES = ("negative", "positive", "indeterminate")
 # The release tests of DOMAIN.md §6, as a site starts from them; each site approves its own.
 STANDARD_RELEASE_TESTS: tuple[Criterion, ...] = (
     Criterion("sterility", "Sterility (14-day culture)", "qualitative", expected_text="negative",
-              may_be_pending=True),
-    Criterion("mycoplasma", "Mycoplasma (PCR)", "qualitative", expected_text="negative"),
+              allowed_values=CULTURE_OUTCOMES, may_be_pending=True),
+    Criterion("mycoplasma", "Mycoplasma (PCR)", "qualitative", expected_text="negative",
+              allowed_values=CULTURE_OUTCOMES),
     Criterion("endotoxin", "Endotoxin (LAL)", unit="EU/mL", upper=5.0),
     Criterion("viability", "Viability (7-AAD)", unit="%", lower=70.0),
     Criterion("identity_cd56", "Identity: CD56+CD3−", unit="%", lower=70.0),
@@ -100,6 +103,8 @@ def spec_item(sequence: int, c: Criterion) -> QcSpecItem:
         lower_inclusive=c.lower_inclusive,
         upper_inclusive=c.upper_inclusive,
         expected_text=(c.expected_text or "").strip().lower() or None,
+        # Lower case like the expected text: a result is stored in the spelling defined here.
+        allowed_values=[v.strip().lower() for v in c.allowed_values] or None,
         may_be_pending=c.may_be_pending,
         judged_at_allocation=c.judged_at_allocation,
     )
@@ -190,6 +195,7 @@ def criterion_of(item: QcSpecItem) -> Criterion:
         expected_text=item.expected_text,
         may_be_pending=item.may_be_pending,
         judged_at_allocation=item.judged_at_allocation,
+        allowed_values=tuple(item.allowed_values or ()),
     )
 
 
@@ -222,8 +228,9 @@ def specification_summary(spec: QcSpecification) -> dict:
         "notes": spec.notes,
         "approved_at": spec.approved_at,
         "approval": manifestation(spec.approval_signature) if spec.approval_signature else None,
-        "tests": [
-            {**asdict(criterion_of(item)), "criterion": criterion_words(criterion_of(item))}
-            for item in spec.items
-        ],
+        "tests": [_test_summary(criterion_of(item)) for item in spec.items],
     }
+
+
+def _test_summary(c: Criterion) -> dict:
+    return {**asdict(c), "allowed_values": list(c.allowed_values), "criterion": criterion_words(c)}
