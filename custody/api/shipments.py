@@ -16,13 +16,14 @@ from custody.schemas.shipping import (
     DiscrepancyIn,
     DiscrepancyOut,
     DispatchIn,
+    ResolutionIn,
     ShipmentCreateIn,
     ShipmentDetailOut,
     ShipmentListOut,
     ShipmentQuery,
     TemperatureReportOut,
 )
-from custody.services.bags import shipment_queries, shipping
+from custody.services.bags import discrepancy_resolutions, shipment_queries, shipping
 from custody.services.bags.lookup import shipment_by_code
 
 PREFIX = "/shipments"
@@ -100,7 +101,9 @@ def dispatch(body, code):
     """Hand the shipper to the courier: every packed bag gets a `handoff` custody event from
     the lab to the courier, and the shipment goes in transit. 409 when the shipment is empty,
     already dispatched, or holds a bag that may no longer travel (lot rejected or back in
-    quarantine, product expired): nothing is handed over then."""
+    quarantine, product expired): nothing is handed over then. With `username` and `password`
+    (your own) the handoff is also your electronic signature, shown as `handoff_signature`;
+    a wrong password is 403 `signature_refused` and counts towards the account's lockout."""
     lab = settings().facility_name
     shipping.dispatch(api_user(), code.upper(), lab_name=lab, **body)
     return _detail(code)
@@ -139,6 +142,18 @@ def record_discrepancy(body, code):
     on the manifest: any scan, known bag or not). A note is required."""
     record = shipping.record_discrepancy(api_user(), code.upper(), **body)
     return shipment_queries.discrepancy_line(record)
+
+
+@blp.post("/<code>/discrepancies/<int:number>/resolution")
+@requires(UseCase.RESOLVE_DISCREPANCY)
+@blp.arguments(ResolutionIn)
+@blp.response(201, ShipmentDetailOut)
+def resolve_discrepancy(body, code, number):
+    """Record how discrepancy `number` (1 for the shipment's first) was resolved: the outcome,
+    and why (required); who and when are recorded. Once per discrepancy: a second resolution
+    is 409. A missing bag is `found_and_received` only after it was scanned in (else 409)."""
+    discrepancy_resolutions.resolve_discrepancy(api_user(), code.upper(), number, **body)
+    return _detail(code)
 
 
 @blp.post("/<code>/receipt")

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from custody.domain.shipment_discrepancies import ResolutionOutcome
 from custody.models.base import Base, enum_type, utcnow
 
 
@@ -52,6 +53,8 @@ class Shipment(Base):
     destination_site: Mapped[str] = mapped_column(String(100))
     courier: Mapped[str] = mapped_column(String(100), default="")
     shipper_id: Mapped[str] = mapped_column(String(40), default="")
+    # The temperature logger travelling in the shipper, whose file is imported after the trip.
+    logger_id: Mapped[str] = mapped_column(String(40), default="", server_default="")
     status: Mapped[ShipmentStatus] = mapped_column(
         enum_type(ShipmentStatus, "shipment_status"), default=ShipmentStatus.PACKING
     )
@@ -120,11 +123,40 @@ class ShipmentDiscrepancy(Base):
 
     shipment: Mapped[Shipment] = relationship(back_populates="discrepancies")
     bag: Mapped[Bag | None] = relationship()  # noqa: F821
+    resolution: Mapped[DiscrepancyResolution | None] = relationship(back_populates="discrepancy")
 
     __table_args__ = (CheckConstraint("length(note) > 0", name="note_required"),)
 
     def audit_key(self) -> str:
         return f"{self.shipment.code if self.shipment else self.shipment_id} {self.kind}"
+
+
+class DiscrepancyResolution(Base):
+    """How a discrepancy was closed: the outcome, who recorded it, when, and why.
+
+    A record of its own, not a state read off the bag: one per discrepancy (a unique key), so
+    a second resolution is refused rather than overwriting the first.
+    """
+
+    __tablename__ = "discrepancy_resolutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    discrepancy_id: Mapped[int] = mapped_column(
+        ForeignKey("shipment_discrepancies.id"), unique=True
+    )
+    outcome: Mapped[ResolutionOutcome] = mapped_column(
+        enum_type(ResolutionOutcome, "resolution_outcome")
+    )
+    reason: Mapped[str]
+    resolved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    discrepancy: Mapped[ShipmentDiscrepancy] = relationship(back_populates="resolution")
+
+    __table_args__ = (CheckConstraint("length(reason) > 0", name="reason_required"),)
+
+    def audit_key(self) -> str:
+        return f"resolution of discrepancy {self.discrepancy_id}: {self.outcome}"
 
 
 class ShipmentTemperature(Base):

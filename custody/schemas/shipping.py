@@ -1,9 +1,11 @@
 """Shipments at the API's edge: what a client sends, and what it gets back."""
 
-from marshmallow import Schema, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
+from custody.domain.shipment_discrepancies import MAX_REASON, ResolutionOutcome
 from custody.models import DiscrepancyKind, ShipmentStatus
 from custody.schemas.bags import MAX_SCAN, Page
+from custody.schemas.quality import ManifestationOut
 
 # A dry shipper keeps cryopreserved product in LN2 vapour; fresh products travel at 2–8 °C.
 LIMIT_RANGE = validate.Range(min=-273.15, max=40)
@@ -25,6 +27,11 @@ class ShipmentCreateIn(Schema):
         load_default="",
         validate=validate.Length(max=40),
         metadata={"description": "the dry shipper's own identifier"},
+    )
+    logger_id = fields.String(
+        load_default="",
+        validate=validate.Length(max=40),
+        metadata={"description": "the temperature logger travelling in the shipper"},
     )
     storage_limit_c = fields.Float(
         load_default=-150.0,
@@ -54,6 +61,38 @@ class DispatchIn(Schema):
         validate=TEMPERATURE_RANGE,
         metadata={"description": "the shipper's display at handoff, °C"},
     )
+    username = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "your own user ID: with `password`, the handoff is your electronic "
+            "signature (meaning: handed to the courier); the pages always sign"
+        },
+    )
+    password = fields.String(validate=validate.Length(min=1, max=200), load_only=True)
+
+    @validates_schema
+    def both_signature_parts(self, data, **kwargs):
+        if ("username" in data) != ("password" in data):
+            missing = "password" if "username" in data else "username"
+            raise ValidationError(
+                "A signature needs both your user ID and your password.", field_name=missing
+            )
+
+
+class ResolutionIn(Schema):
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf([o.value for o in ResolutionOutcome]),
+        metadata={
+            "description": "missing bag: found_and_received (once scanned in), confirmed_lost "
+            "or destroyed; unexpected bag: returned_to_sender or destroyed"
+        },
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_REASON),
+        metadata={"description": "why: what was found or done, and on whose word (required)"},
+    )
 
 
 class DiscrepancyIn(Schema):
@@ -82,6 +121,7 @@ SHIPMENT_COLUMNS = (
     "destination_site",
     "courier",
     "shipper_id",
+    "logger_id",
     "storage_limit_c",
     "created_at",
     "handed_over_at",
@@ -95,6 +135,7 @@ class ShipmentOut(Schema):
     destination_site = fields.String()
     courier = fields.String()
     shipper_id = fields.String()
+    logger_id = fields.String(metadata={"description": "the temperature logger's identifier"})
     status = fields.String(metadata={"description": "packing, in_transit or received"})
     storage_limit_c = fields.Float()
     bag_count = fields.Integer()
@@ -124,13 +165,28 @@ class ManifestLineOut(Schema):
     missing = fields.Boolean(metadata={"description": "recorded as a missing-bag discrepancy"})
 
 
+class ResolutionOut(Schema):
+    outcome = fields.String()
+    reason = fields.String()
+    resolved_at = fields.DateTime()
+    resolved_by = fields.String(allow_none=True)
+
+
 class DiscrepancyOut(Schema):
+    number = fields.Integer(
+        metadata={"description": "1 for the shipment's first discrepancy: its path's number"}
+    )
     kind = fields.String()
     bag = fields.String(allow_none=True, metadata={"description": "null: not a known bag"})
     raw_scan = fields.String()
     note = fields.String()
     recorded_at = fields.DateTime()
     recorded_by = fields.String(allow_none=True)
+    resolution = fields.Nested(
+        ResolutionOut,
+        allow_none=True,
+        metadata={"description": "how it was resolved; null while it is open"},
+    )
 
 
 class ReadingOut(Schema):
@@ -172,6 +228,12 @@ class TemperatureReportOut(TemperatureSummaryOut):
     readings = fields.List(fields.Nested(ReadingOut))
 
 
+class HandoffSignatureOut(ManifestationOut):
+    valid = fields.Boolean(
+        metadata={"description": "false when the handoff's records changed after signing"}
+    )
+
+
 class ShipmentDetailOut(ShipmentOut):
     created_by = fields.String(allow_none=True)
     received_by = fields.String(allow_none=True)
@@ -182,6 +244,14 @@ class ShipmentDetailOut(ShipmentOut):
         metadata={"description": "manifest bags neither received nor recorded missing"},
     )
     temperatures = fields.Nested(TemperatureSummaryOut)
+    handoff_signature = fields.Nested(
+        HandoffSignatureOut,
+        allow_none=True,
+        metadata={
+            "description": "the courier handoff's electronic signature, null when dispatched "
+            "without one"
+        },
+    )
 
 
 class ShipmentListOut(Schema):

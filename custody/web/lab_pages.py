@@ -29,6 +29,7 @@ from custody.labels.svg import code128_svg
 from custody.services.bags.lookup import bag_by_code
 from custody.services.bags.queries import bag_detail
 from custody.services.bags.recall_status import active_recall_codes
+from custody.services.bags.shipment_actions import offered_bag_actions
 from custody.services.traceability.timeline import vein_to_vein
 from custody.web.local_time import moment, site_zone
 
@@ -109,7 +110,12 @@ def bag_page(code: str):
         timeline=timeline,
         steps=[_step_view(step, zone) for step in timeline.steps],
         findings=_findings(timeline),
-        actions=[a for a in bag["allowed_actions"] if a not in NOT_SCAN_ACTIONS],
+        # The shipment's own rule too: a bag in a shipment still being packed is not received.
+        actions=[
+            a
+            for a in offered_bag_actions(record, bag["allowed_actions"])
+            if a not in NOT_SCAN_ACTIONS
+        ],
         can_scan=may(UseCase.USE_SCAN_STATION),
         recall=active_recall_codes(record.lot_id),
     )

@@ -22,6 +22,7 @@
         var failure = new Error(error.message || "The server answered " + response.status + ". Nothing was saved.");
         failure.code = error.code;
         failure.status = response.status;
+        failure.details = error.details || {};
         throw failure;
       });
     });

@@ -218,17 +218,11 @@
   }
 
   function setShipment(shipment) {
-    var mode = state.mode, status = shipment.status.replace(/_/g, " ");
+    var mode = state.mode;
     show(V.shipmentCard(shipment));
-    if (mode === "pack" && shipment.status !== "packing") {
-      return refuse("Shipment " + shipment.code + " has left the lab (" + status + "): nothing can be packed into it. Scan a shipment being packed.");
-    }
-    if (mode === "receive" && shipment.status === "packing") {
-      return refuse("Shipment " + shipment.code + " is still being packed: it has not left the lab, so no bag can be received from it. Scan the shipment the bags arrived in.");
-    }
-    if (mode === "receive" && shipment.status !== "in_transit") {
-      return refuse("Shipment " + shipment.code + " was already received: no bag can be received from it again.");
-    }
+    // The server says why this mode's scans would be refused (the rule the scans obey).
+    var refusal = (shipment.refusals || {})[mode];
+    if (refusal) { return refuse(refusal); }
     state.target = { kind: "shipment", shipment: shipment, action: mode };
     V.target($("target"), state.target);
     say("ok", (mode === "pack" ? "Packing into " : "Receiving from ") + shipment.code + ": scan the bags.");

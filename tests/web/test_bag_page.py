@@ -231,3 +231,25 @@ def test_scan_station_takes_a_first_scan_from_the_link_on_a_bag_page(client, mak
     station = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
 
     assert f'data-prefill="{bag_code}"' in station
+
+
+def test_a_bag_in_a_shipment_still_being_packed_is_not_offered_receive(client, make, make_lot):
+    """The life cycle alone allows 'receive' after 'pack'; the shipment's rule does not until
+    it is dispatched, and the page lists what the scan station would accept."""
+    from custody.services.bags import shipping
+    from custody.services.bags.scans import ScanRequest, scan
+
+    tech = make.user("technician")
+    lot = make_lot(disposition="released", status="released", bags=1)
+    code = lot.bags[0].code
+    shipment = shipping.create_shipment(tech, "University Hospital", courier="Cryo Couriers")
+    scan(tech, ScanRequest(action="pack", bag=code, shipment=shipment.code))
+    sign_in(client, tech.username)
+
+    page = Marked(client.get(f"/bags/{code}").get_data(as_text=True))
+    assert page.all("allowed-action") == ["unpack", "return"]
+
+    shipping.dispatch(tech, shipment.code, "Sam Rivera", lab_name="Cell Lab")
+    page = Marked(client.get(f"/bags/{code}").get_data(as_text=True))
+    assert "receive" in page.all("allowed-action")
+    assert "unpack" not in page.all("allowed-action")

@@ -15,6 +15,7 @@ from custody.domain.scan_targets import COMMAND_PREFIX, read_scan
 from custody.extensions import db
 from custody.models import CustodyEvent, Donation, ShipmentItem
 from custody.models.base import utcnow
+from custody.services.bags import shipment_actions
 from custody.services.bags.lookup import (
     bag_from_scan,
     location_from_scan,
@@ -39,7 +40,10 @@ def describe_scan(raw: str) -> dict[str, Any]:
         if donation is not None:
             return {"kind": "donation", "donation": describe_donation(donation)}
     bag, _ = bag_from_scan(raw)
-    return {"kind": "bag", "bag": bag_detail(bag.code)}
+    detail = bag_detail(bag.code)
+    # The station offers what the bag's shipment takes now, not only what its state allows.
+    detail["allowed_actions"] = shipment_actions.offered_bag_actions(bag, detail["allowed_actions"])
+    return {"kind": "bag", "bag": detail}
 
 
 def describe_donation(donation: Donation) -> dict[str, Any]:
@@ -59,6 +63,8 @@ def describe_donation(donation: Donation) -> dict[str, Any]:
 
 
 def describe_shipment(shipment) -> dict[str, Any]:
+    """A shipment as the station shows it, with why each station mode would refuse it now
+    (None: the server takes bags scanned in that mode), from the rule the scans obey."""
     packed = db.session.scalar(
         select(func.count())
         .select_from(ShipmentItem)
@@ -70,7 +76,15 @@ def describe_shipment(shipment) -> dict[str, Any]:
         "destination_site": shipment.destination_site,
         "courier": shipment.courier,
         "bags": packed,
+        "refusals": {
+            mode: _first_words(shipment_actions.blockers(shipment, mode))
+            for mode in ("pack", "receive")
+        },
     }
+
+
+def _first_words(found: list[shipment_actions.Blocker]) -> str | None:
+    return found[0].message if found else None
 
 
 MAX_LOGGED = 200

@@ -23,7 +23,6 @@ from custody.models import (
     CustodyEvent,
     LocationKind,
     ShipmentItem,
-    ShipmentStatus,
     StorageLocation,
     User,
 )
@@ -38,6 +37,11 @@ from custody.services.bags.lookup import (
     situation,
 )
 from custody.services.bags.release_status import release_holds
+from custody.services.bags.shipment_actions import (
+    packing_blockers,
+    receive_blockers,
+    refuse_if_blocked,
+)
 from custody.services.core.transactions import write
 
 # Actions with their own use case elsewhere (allocation, bedside verification, infusion).
@@ -269,12 +273,7 @@ def _receive(bag: Bag, event: CustodyEvent, request: ScanRequest, user: User) ->
     if not request.shipment:
         raise ValidationFailed("Scan the shipment the bag arrived in.", field="shipment")
     shipment = shipment_from_scan(request.shipment, lock=True)
-    if shipment.status is not ShipmentStatus.IN_TRANSIT:
-        raise Conflict(
-            f"Shipment {shipment.code} is {shipment.status.value.replace('_', ' ')}, not in "
-            "transit: bags are received from a shipment the courier has taken.",
-            shipment=shipment.code,
-        )
+    refuse_if_blocked(receive_blockers(shipment))
     item = _item(shipment, bag)
     item.received_at = event.occurred_at
     item.received_by_id = user.id
@@ -287,12 +286,7 @@ def _open_shipment(request: ScanRequest):
     if not request.shipment:
         raise ValidationFailed("Scan the shipment (its label starts with SHP-).", field="shipment")
     shipment = shipment_from_scan(request.shipment, lock=True)
-    if shipment.status is not ShipmentStatus.PACKING:
-        raise Conflict(
-            f"Shipment {shipment.code} has left the lab ({shipment.status.value.replace('_', ' ')}"
-            "): nothing can be packed into it or taken out of it now.",
-            shipment=shipment.code,
-        )
+    refuse_if_blocked(packing_blockers(shipment))
     return shipment
 
 
@@ -308,6 +302,7 @@ def _item(shipment, bag: Bag) -> ShipmentItem:
             "and record an unexpected-bag discrepancy for this shipment.",
             shipment=shipment.code,
             bag=bag.code,
+            reason="not_on_manifest",
         )
     return item
 

@@ -24,6 +24,8 @@ from custody.models import (
     ShipmentTemperature,
     User,
 )
+from custody.services.bags.discrepancy_resolutions import discrepancy_number, resolution_line
+from custody.services.bags.handoff_signature import handoff_signature
 from custody.services.bags.lookup import shipment_by_code
 
 
@@ -45,6 +47,17 @@ def list_shipments(
     return [{"shipment": s, "bag_count": counts.get(s.id, 0)} for s in shipments]
 
 
+def known_destinations(limit: int = 50) -> list[str]:
+    """The sites shipments went to, most used first: the create form's suggestions."""
+    query = (
+        select(Shipment.destination_site)
+        .group_by(Shipment.destination_site)
+        .order_by(func.count().desc(), Shipment.destination_site)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
 def shipment_detail(code: str, gap: timedelta | None = None) -> dict[str, Any]:
     """Everything the shipment's page and API show: manifest, handoff, discrepancies, logger."""
     shipment = shipment_by_code(code)
@@ -57,14 +70,15 @@ def shipment_detail(code: str, gap: timedelta | None = None) -> dict[str, Any]:
     found = db.session.scalars(
         select(ShipmentDiscrepancy)
         .where(ShipmentDiscrepancy.shipment_id == shipment.id)
-        .options(joinedload(ShipmentDiscrepancy.bag))
-        .order_by(ShipmentDiscrepancy.recorded_at, ShipmentDiscrepancy.id)
+        .options(joinedload(ShipmentDiscrepancy.bag), joinedload(ShipmentDiscrepancy.resolution))
+        .order_by(ShipmentDiscrepancy.id)  # their numbers: 1 for the first recorded
     ).all()
     names = _names(
         {shipment.created_by_id, shipment.received_by_id}
         | {i.packed_by_id for i in items}
         | {i.received_by_id for i in items}
         | {d.recorded_by_id for d in found}
+        | {d.resolution.resolved_by_id for d in found if d.resolution}
     )
     missing = {d.bag_id for d in found if d.kind is DiscrepancyKind.MISSING}
     return {
@@ -73,11 +87,12 @@ def shipment_detail(code: str, gap: timedelta | None = None) -> dict[str, Any]:
         "created_by": names.get(shipment.created_by_id),
         "received_by": names.get(shipment.received_by_id),
         "manifest": [_manifest_line(i, names, i.bag_id in missing) for i in items],
-        "discrepancies": [discrepancy_line(d, names) for d in found],
+        "discrepancies": [discrepancy_line(d, names, n) for n, d in enumerate(found, 1)],
         "unaccounted_bags": [
             i.bag.code for i in items if i.received_at is None and i.bag_id not in missing
         ],
         "temperatures": temperature_report(shipment, gap),
+        "handoff_signature": handoff_signature(shipment),
     }
 
 
@@ -105,17 +120,19 @@ def _manifest_line(item: ShipmentItem, names: dict[int, str], missing: bool) -> 
 
 
 def discrepancy_line(
-    record: ShipmentDiscrepancy, names: dict[int, str] | None = None
+    record: ShipmentDiscrepancy, names: dict[int, str] | None = None, number: int | None = None
 ) -> dict[str, Any]:
-    """A discrepancy as the page and the API show it."""
+    """A discrepancy as the page and the API show it, with its resolution (None while open)."""
     names = names if names is not None else _names({record.recorded_by_id})
     return {
+        "number": number or discrepancy_number(record),
         "kind": record.kind.value,
         "bag": record.bag.code if record.bag else None,
         "raw_scan": record.raw_scan,
         "note": record.note,
         "recorded_at": record.recorded_at,
         "recorded_by": names.get(record.recorded_by_id),
+        "resolution": resolution_line(record.resolution, names),
     }
 
 

@@ -11,15 +11,12 @@ its bags then queue behind each other instead of deadlocking.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from custody.domain import bag_lifecycle, excursions
 from custody.domain.errors import (
     Conflict,
-    IllegalTransition,
     InvalidBarcode,
     NotFound,
     ValidationFailed,
@@ -38,8 +35,17 @@ from custody.models import (
     User,
 )
 from custody.models.base import utcnow
+from custody.services.bags.handoff_signature import sign_handoff
 from custody.services.bags.lookup import bag_from_scan, shipment_by_code, situation
-from custody.services.bags.release_status import release_holds
+from custody.services.bags.shipment_actions import (
+    arrival_blockers,
+    dispatch_blockers,
+    import_blockers,
+    receipt_blockers,
+    refuse_if_blocked,
+    when,
+)
+from custody.services.core.signatures import reauthenticate
 from custody.services.core.transactions import write
 
 DEFAULT_STORAGE_LIMIT_C = -150.0
@@ -57,6 +63,7 @@ def create_shipment(
     courier: str = "",
     shipper_id: str = "",
     storage_limit_c: float = DEFAULT_STORAGE_LIMIT_C,
+    logger_id: str = "",
 ) -> Shipment:
     """A new, empty shipment in status packing, numbered SHP-<year>-<nnnn>.
 
@@ -73,6 +80,7 @@ def create_shipment(
                     destination_site=destination_site.strip(),
                     courier=courier.strip(),
                     shipper_id=shipper_id.strip(),
+                    logger_id=logger_id.strip(),
                     storage_limit_c=storage_limit_c,
                     created_by_id=user.id,
                 )
@@ -107,45 +115,44 @@ def dispatch(
     lab_name: str = "",
     condition: str | None = None,
     temperature_c: float | None = None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> Shipment:
     """Hand the shipper to the courier: one 'handoff' custody event per bag, then in transit.
 
     Every bag must still be fit to travel (its lot released, in date): a lot rejected or put
     back in quarantine since packing stops the whole dispatch, naming the bags to unpack.
+    With the handing person's user ID and password the handoff is also their electronic
+    signature (the pages always sign; an API client without credentials records no signature).
     """
     person = courier_person.strip()
     if not person:
         raise ValidationFailed(
             "Name the courier's person who takes the shipper.", field="courier_person"
         )
+    signing = username is not None or password is not None
+    if signing:
+        # Before the transaction: a wrong password is committed (counted) on its own.
+        reauthenticate(user, username or "", password or "")
     with write(user, "shipment dispatched to courier"):
         shipment = _dispatch(user, code, person, courier, lab_name, condition, temperature_c)
+        if signing:
+            sign_handoff(user, shipment)
     return shipment
 
 
 def _dispatch(user, code, person, courier, lab_name, condition, temperature_c) -> Shipment:
     bags = _lock_bags(shipment_by_code(code))
     shipment = shipment_by_code(code, lock=True)
-    if shipment.status is not ShipmentStatus.PACKING:
-        raise Conflict(
-            f"Shipment {shipment.code} was already handed to {shipment.handed_over_to} at "
-            f"{_when(shipment.handed_over_at)}; it is {_status_words(shipment)}.",
-            shipment=shipment.code,
-            status=shipment.status.value,
-        )
-    if {b.id for b in bags} != set(_item_bag_ids(shipment)):
+    if shipment.status is ShipmentStatus.PACKING and {b.id for b in bags} != set(
+        _item_bag_ids(shipment)
+    ):
         raise Conflict(
             f"Bags were packed into or taken out of {shipment.code} while it was being "
             "dispatched. Check the manifest, then dispatch again.",
             shipment=shipment.code,
         )
-    if not bags:
-        raise Conflict(
-            f"Shipment {shipment.code} is empty: pack at least one bag (scan 'pack') before "
-            "handing it to the courier.",
-            shipment=shipment.code,
-        )
-    _refuse_unfit(shipment, bags)
+    refuse_if_blocked(dispatch_blockers(shipment, bags))
     courier_name = (courier or "").strip() or shipment.courier
     if not courier_name:
         raise ValidationFailed("Name the courier company taking the shipper.", field="courier")
@@ -189,40 +196,6 @@ def _item_bag_ids(shipment: Shipment) -> list[int]:
     return list(db.session.scalars(query.execution_options(populate_existing=True)))
 
 
-def _refuse_unfit(shipment: Shipment, bags: list[Bag]) -> None:
-    releases: dict[int, tuple[bool, str]] = {}  # asked once per lot, not once per bag
-    refused = {bag.code: why for bag in bags if (why := _unfit(bag, releases))}
-    if refused:
-        listed = "; ".join(f"{code}: {why}" for code, why in refused.items())
-        raise IllegalTransition(
-            f"Shipment {shipment.code} cannot be handed to the courier. {listed}. Unpack these "
-            "bags (scan 'unpack' with a reason), then dispatch again. Nothing was handed over.",
-            shipment=shipment.code,
-            action="handoff",
-            refused_bags=refused,
-        )
-
-
-def _unfit(bag: Bag, releases: dict[int, tuple[bool, str]]) -> str | None:
-    """Why `bag` may not leave with the courier now, or None."""
-    here = situation(bag)
-    try:
-        bag_lifecycle.plan("handoff", here)
-    except IllegalTransition as refused:
-        return refused.message
-    if here.lot_disposition not in bag_lifecycle.RELEASED_DISPOSITIONS:
-        words = {"quarantine": "is back in quarantine", "rejected": "was rejected by QA"}
-        return f"its lot {bag.lot.lot_number} {words.get(here.lot_disposition, 'is not released')}"
-    if here.expired:
-        return f"the product expired at {_when(bag.expires_at)}"
-    if bag.lot_id not in releases:
-        releases[bag.lot_id] = release_holds(bag.lot)
-    holds, why = releases[bag.lot_id]
-    if not holds:
-        return f"QA's release of its lot {bag.lot.lot_number} no longer holds ({why.rstrip('.')})"
-    return None
-
-
 # --- temperature logger ---------------------------------------------------------------------
 
 
@@ -234,18 +207,7 @@ def import_temperatures(user: User, code: str, csv_text: str) -> int:
     """
     with write(user, "temperature logger data imported"):
         shipment = shipment_by_code(code, lock=True)
-        if shipment.status is ShipmentStatus.PACKING:
-            raise Conflict(
-                f"Shipment {shipment.code} has not left the lab yet: import the logger's "
-                "data once the trip is over (after dispatch).",
-                shipment=shipment.code,
-            )
-        if _reading_count(shipment):
-            raise Conflict(
-                f"Logger data for {shipment.code} was already imported; the first import "
-                "stands and cannot be replaced. Ask QA if it was the wrong file.",
-                shipment=shipment.code,
-            )
+        refuse_if_blocked(import_blockers(shipment))
         readings = excursions.parse_logger_csv(csv_text)
         db.session.add_all(
             ShipmentTemperature(
@@ -254,11 +216,6 @@ def import_temperatures(user: User, code: str, csv_text: str) -> int:
             for r in readings
         )
     return len(readings)
-
-
-def _reading_count(shipment: Shipment) -> int:
-    query = select(func.count()).where(ShipmentTemperature.shipment_id == shipment.id)
-    return db.session.scalar(query) or 0
 
 
 # --- receipt at the site --------------------------------------------------------------------
@@ -296,13 +253,7 @@ def record_discrepancy(
 def _arriving(code: str, what: str) -> Shipment:
     """The shipment, locked, if the site may still act on its receipt."""
     shipment = shipment_by_code(code, lock=True)
-    if shipment.status is not ShipmentStatus.IN_TRANSIT:
-        raise Conflict(
-            f"Shipment {shipment.code} is {_status_words(shipment)}: {what} only while it is "
-            "in transit (after dispatch, before its receipt is completed).",
-            shipment=shipment.code,
-            status=shipment.status.value,
-        )
+    refuse_if_blocked(arrival_blockers(shipment, what))
     return shipment
 
 
@@ -318,7 +269,7 @@ def _missing(shipment: Shipment, raw: str) -> Bag:
         )
     if item.received_at is not None:
         raise Conflict(
-            f"Bag {bag.code} was scanned in at {_when(item.received_at)}: it is not missing.",
+            f"Bag {bag.code} was scanned in at {when(item.received_at)}: it is not missing.",
             shipment=shipment.code,
             bag=bag.code,
         )
@@ -372,46 +323,9 @@ def _item(shipment: Shipment, bag: Bag) -> ShipmentItem | None:
 def complete_receipt(user: User, code: str) -> Shipment:
     """Close the receipt: every manifest bag scanned in or recorded missing, nothing silent."""
     with write(user, "shipment receipt completed"):
-        shipment = _arriving(code, "receipt is completed")
-        open_bags = unaccounted_bags(shipment)
-        if open_bags:
-            raise Conflict(
-                f"Receipt of {shipment.code} cannot be completed: {len(open_bags)} "
-                f"bag{'s are' if len(open_bags) > 1 else ' is'} neither scanned in nor "
-                f"recorded missing: {', '.join(open_bags)}. Scan each one in ('receive'), "
-                "or record a 'missing' discrepancy with a note.",
-                shipment=shipment.code,
-                unaccounted_bags=open_bags,
-            )
+        shipment = shipment_by_code(code, lock=True)
+        refuse_if_blocked(receipt_blockers(shipment))
         shipment.status = ShipmentStatus.RECEIVED
         shipment.received_at = utcnow()
         shipment.received_by_id = user.id
     return shipment
-
-
-def unaccounted_bags(shipment: Shipment) -> list[str]:
-    """Codes of manifest bags neither received nor recorded missing."""
-    missing = select(ShipmentDiscrepancy.bag_id).where(
-        ShipmentDiscrepancy.shipment_id == shipment.id,
-        ShipmentDiscrepancy.kind == DiscrepancyKind.MISSING,
-        ShipmentDiscrepancy.bag_id.is_not(None),
-    )
-    query = (
-        select(Bag.code)
-        .join(ShipmentItem, ShipmentItem.bag_id == Bag.id)
-        .where(
-            ShipmentItem.shipment_id == shipment.id,
-            ShipmentItem.received_at.is_(None),
-            Bag.id.not_in(missing),
-        )
-        .order_by(Bag.code)
-    )
-    return list(db.session.scalars(query))
-
-
-def _status_words(shipment: Shipment) -> str:
-    return shipment.status.value.replace("_", " ")
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "an unrecorded time"
