@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 
 from custody.auth import may, page_requires
 from custody.domain import isbt128
@@ -25,6 +26,7 @@ from custody.services.bags.queries import list_bags, lot_detail
 from custody.services.labelling.jobs import reconciliation
 from custody.services.quality.alerts import list_alerts
 from custody.services.quality.queries import lot_history, lot_quality, review_queue
+from custody.services.quality.release_blockers import disposition_offers
 from custody.web.local_time import moment, site_zone
 
 bp = Blueprint("qa", __name__, template_folder="../templates")
@@ -32,6 +34,14 @@ bp = Blueprint("qa", __name__, template_folder="../templates")
 LOT_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
 ACTION_LABELS = {
     "release": "Release",
+    "conditional_release": "Conditional release",
+    "reject": "Reject",
+    "quarantine": "Return to quarantine",
+}
+# What each legal action is offered as: a release also as an exceptional release.
+OFFER_LABELS = {
+    "release": "Release",
+    "exceptional_release": "Exceptional release",
     "conditional_release": "Conditional release",
     "reject": "Reject",
     "quarantine": "Return to quarantine",
@@ -79,7 +89,7 @@ def lot_page(lot: str):
         else None,
         alerts=[{**a, "raised": moment(a["raised_at"], zone)} for a in quality["alerts"]],
         history=audit_history(lot, zone),
-        actions=signing_actions(quality["status"]),
+        offers=signing_offers(lot, quality["status"]) if may(UseCase.SIGN_DISPOSITION) else [],
         pending_choices=[t for t in quality["tests"] if t["may_be_pending"] and not t["result"]],
         can_sign=may(UseCase.SIGN_DISPOSITION),
         can_enter=may(UseCase.ENTER_RESULT),
@@ -101,6 +111,29 @@ def signing_actions(status: str) -> list[dict[str, Any]]:
         }
         for name, rule in ACTIONS.items()
         if status in rule.from_dispositions
+    ]
+
+
+def signing_offers(lot_number: str, status: str) -> list[dict[str, Any]]:
+    """Each disposition legal from the lot's status (`signing_actions`), with every blocker
+    for the signed-in QA person and what the dialog will ask, from the function the signing
+    service refuses by: a sign button is enabled only when its blockers are none."""
+    offers = {o.name: o for o in disposition_offers(lot_number, current_user)}
+    legal = {a["action"] for a in signing_actions(status)}
+    return [
+        {
+            "offer": o.name,
+            "action": o.action,
+            "exceptional": o.exceptional,
+            "label": OFFER_LABELS[o.name],
+            "meaning": o.meaning,
+            "reason_required": o.reason_required,
+            "enabled": o.enabled,
+            "blockers": [b.as_dict() for b in o.blockers],
+            "to_do": [b.as_dict() for b in o.to_do],
+        }
+        for o in offers.values()
+        if o.offered and o.action in legal
     ]
 
 

@@ -1,6 +1,7 @@
 /* QA pages: every form posts its fields as JSON to the API, and the page reloads to show what
  * the server recorded; a refusal is shown in the API's own words, next to the form.
- * The signing dialog shows only the fields the chosen disposition takes. */
+ * The signing dialog offers only the dispositions the server would accept from this signer
+ * (the page lists what blocks the others) and shows only the fields the chosen one takes. */
 (function () {
   "use strict";
 
@@ -42,6 +43,16 @@
     if (kind === "numeric" || (!kind && numeric)) { body.value_numeric = number; } else { body.value_text = value; }
   }
 
+  /* The signing dialog's choice is an offer (an exceptional release is a release with
+   * its physician's fields): the API takes its action and whether it is exceptional. */
+  function signedChoice(form, body) {
+    if (!("offer" in body)) { return; }
+    var radio = form.querySelector('input[name="offer"]:checked');
+    delete body.offer;
+    body.action = radio.dataset.action;
+    body.exceptional = radio.dataset.exceptional === "yes";
+  }
+
   function submit(form, event) {
     event.preventDefault();
     var error = form.querySelector(".form-error");
@@ -55,6 +66,7 @@
       return encodeURIComponent(part || "");
     });
     try { resultValue(form, body); } catch (problem) { error.textContent = problem.message; return; }
+    signedChoice(form, body);
     button.disabled = true;
     post(url, body).then(function () {
       window.location.reload();
@@ -75,9 +87,8 @@
   var dialog = document.getElementById("sign-dialog");
   if (!dialog) { return; }
   var form = dialog.querySelector("form");
-  var exceptional = document.getElementById("sign-exceptional");
 
-  function chosen() { return form.querySelector('input[name="action"]:checked'); }
+  function chosen() { return form.querySelector('input[name="offer"]:checked'); }
 
   function show(id, on) {
     var node = document.getElementById(id);
@@ -85,28 +96,28 @@
   }
 
   function update() {
-    var radio = chosen(), action = radio.value;
+    var radio = chosen(), action = radio.dataset.action;
     var reasonRequired = radio.dataset.reasonRequired === "yes";
     document.getElementById("sign-meaning").textContent = radio.dataset.meaning;
     document.getElementById("sign-reason").required = reasonRequired;
     document.getElementById("sign-reason-hint").textContent = reasonRequired ? "(required)" : "(optional)";
     show("pending-box", action === "conditional_release");
-    show("exceptional-box", action === "release");
-    show("exceptional-fields", action === "release" && exceptional.checked);
+    show("exceptional-box", radio.dataset.exceptional === "yes");
     show("statements-box", action === "release" || action === "conditional_release");
   }
 
-  document.querySelectorAll(".sign-open").forEach(function (button) {
+  /* A disabled button (blocked, its reasons beside it) never opens the dialog; an enabled
+   * one opens it on its own choice, which the dialog offers as a radio. */
+  document.querySelectorAll(".sign-open:not(:disabled)").forEach(function (button) {
     button.addEventListener("click", function () {
       form.reset();
-      form.querySelector('input[name="action"][value="' + button.dataset.action + '"]').checked = true;
+      form.querySelector('input[name="offer"][value="' + button.dataset.offer + '"]').checked = true;
       form.querySelector(".form-error").textContent = "";
       update();
       dialog.showModal();
       chosen().focus();
     });
   });
-  form.querySelectorAll('input[name="action"]').forEach(function (radio) { radio.addEventListener("change", update); });
-  exceptional.addEventListener("change", update);
+  form.querySelectorAll('input[name="offer"]').forEach(function (radio) { radio.addEventListener("change", update); });
   dialog.querySelector("[data-close]").addEventListener("click", function () { dialog.close(); });
 })();

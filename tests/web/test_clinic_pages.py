@@ -56,9 +56,13 @@ def test_allocation_forms_are_offered_to_qa_and_not_to_a_nurse(client, make, cli
     client.post("/logout")
     sign_in(client, make.user("qa").username)
     as_qa = page(client, f"/clinic/recipients/{recipient.subject_id}")
-    assert len(as_qa.attributes("allocate-form")) == 1
+    # Infusion 1 holds its bag and no second one is ordered: no allocation, each says why.
+    assert len(as_qa.attributes("allocate-form")) == 0
+    assert attrs(as_qa, "infusion-refused", "data-infusion") == ["1", "2"]
     assert len(as_qa.attributes("deallocate-form")) == 1
     assert len(as_qa.attributes("tie-tag-link")) == 1
+    waiting = page(client, f"/clinic/recipients/{clinic.recipient().subject_id}")
+    assert len(waiting.attributes("allocate-form")) == 1
 
 
 def test_unknown_recipient_is_a_404_page_in_words(client, make):

@@ -129,7 +129,7 @@ def test_qa_releases_a_lot_with_an_e_signature_then_opens_its_certificate(
     assert "Meaning: Approved for release" in text
 
 
-def test_a_lot_with_a_missing_result_shows_what_blocks_it_and_a_release_is_refused(
+def test_a_lot_with_a_missing_result_shows_what_blocks_it_and_offers_no_release(
     page, live_server, quality, make, make_lot
 ):
     quality.specification()
@@ -146,22 +146,36 @@ def test_a_lot_with_a_missing_result_shows_what_blocks_it_and_a_release_is_refus
     potency = page.locator('[data-testid="result-row"][data-test="potency"]')
     expect(potency.get_by_test_id("verdict")).to_contain_text("PENDING")
 
-    dialog = _open_dialog(page, "Release")
-    _sign(dialog, username, PASSWORD)
-    error = dialog.get_by_test_id("sign-error")
-    expect(error).to_contain_text(f"Lot {lot_number} cannot be released")
-    expect(error).to_contain_text(f"{POTENCY} has no result")
-    expect(dialog).to_be_visible()
-    assert _disposition(lot_number) is Disposition.QUARANTINE
+    # The release the server would refuse is not offered: disabled, its reason beside it.
+    expect(page.get_by_role("button", name="Release…", exact=True)).to_be_disabled()
+    release = page.locator('[data-testid="offer"][data-offer="release"]')
+    expect(release.get_by_test_id("blocker")).to_have_text(
+        [f"{POTENCY} has no result. Who clears it: QC enters the {POTENCY} result."]
+    )
 
-    # Return to quarantine is not offered for a lot in quarantine; rejection is.
-    choices = dialog.get_by_role("radio")
-    expect(choices).to_have_count(3)
+    # The dialog offers only what the server accepts: an exceptional release, a rejection.
+    dialog = _open_dialog(page, "Reject")
+    expect(dialog.get_by_role("radio")).to_have_count(2)
+    expect(dialog.get_by_label("Release", exact=True)).to_have_count(0)
     expect(dialog.get_by_label("Return to quarantine")).to_have_count(0)
+    expect(dialog.get_by_label("Reject")).to_be_checked()
     # A rejection needs its reason; the meaning follows the choice.
-    dialog.get_by_label("Reject").check()
     expect(dialog.get_by_test_id("sign-meaning")).to_have_text("Rejected")
     expect(dialog.get_by_label(re.compile("^Reason"))).to_have_attribute("required", "")
+    assert _disposition(lot_number) is Disposition.QUARANTINE
+
+    # What the dialog does offer is signed as chosen: here an exceptional release.
+    dialog.get_by_label("Exceptional release").check()
+    expect(dialog.get_by_test_id("sign-meaning")).to_have_text("Approved for release")
+    dialog.get_by_label("Requesting physician").fill("Dr A. Osler")
+    dialog.get_by_label("The physician's request").fill("REQ-17: no other product")
+    dialog.get_by_label("Justification").fill("Benefit outweighs the risk")
+    dialog.get_by_label("User ID").fill(username)
+    dialog.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Sign", exact=True).click()
+    expect(page.get_by_test_id("exceptional")).to_contain_text("Dr A. Osler")
+    assert _disposition(lot_number) is Disposition.RELEASED
 
 
 def test_an_analyst_enters_and_corrects_a_result_from_the_lot_page(
@@ -398,7 +412,7 @@ def test_released_lot_page_shows_genealogy_deviations_statements_and_the_certifi
     assert "NOT EVALUATED FOR INFECTIOUS SUBSTANCES" in warnings
     assert "WARNING: Advise patient of communicable disease risks" in warnings
     assert [row.split()[0] for row in page.all("bag")] == codes
-    assert all("20.0 mL" in row and "1.20e+09" in row for row in page.all("bag"))
+    assert all("20.0 mL" in row and "1.20 × 10⁹" in row for row in page.all("bag"))
     assert page.one("donation").startswith(f"{din[:5]} {din[5:7]} {din[7:]}")
     assert "INCOMPLETE" in page.one("donation")
     assert page.one("deviation") == (

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from custody.domain import bag_lifecycle, dosing
-from custody.domain.errors import Conflict, Forbidden, IllegalTransition, NotFound, ValidationFailed
+from custody.domain import dosing
+from custody.domain.errors import Forbidden, NotFound, ValidationFailed
 from custody.domain.permissions import UseCase, allows
 from custody.domain.scan_targets import ScanTarget
 from custody.extensions import db
@@ -26,16 +26,13 @@ from custody.models import (
     Allocation,
     Bag,
     DoseLevel,
-    DoseLevelStatus,
-    Infusion,
     LabelPrint,
     LabelStatus,
     Recipient,
-    RecipientStatus,
     User,
 )
 from custody.models.base import utcnow
-from custody.services.bags.lookup import bag_by_code, bag_from_scan, situation
+from custody.services.bags.lookup import bag_by_code, bag_from_scan
 from custody.services.bags.moves import move_bag
 from custody.services.clinic.allocation_checks import (
     active_allocation,
@@ -43,12 +40,11 @@ from custody.services.clinic.allocation_checks import (
     cd3_limit,
     strictest,
 )
+from custody.services.clinic.allocation_readiness import deallocation_refusal, infusion_refusals
 from custody.services.core.transactions import write
 
 MIN_REASON = 5
 MAX_REASON = 500  # Allocation.end_reason
-FIRST_INFUSION_FROM = frozenset({RecipientStatus.ENROLLED, RecipientStatus.LYMPHODEPLETION})
-SECOND_INFUSION_FROM = frozenset({RecipientStatus.INFUSED, RecipientStatus.FOLLOW_UP})
 
 
 @dataclass(frozen=True)
@@ -142,68 +138,12 @@ def _locked_recipient(subject_id: str) -> Recipient:
 
 def _check_recipient(recipient: Recipient, number: int) -> DoseLevel:
     """The recipient is at the step of the protocol this infusion belongs to, with a dose level
-    that is still open, and has no bag already allocated for this infusion."""
-    subject, level = recipient.subject_id, recipient.dose_level
-    if number == 2:
-        _check_second_infusion_ordered(recipient)
-    allowed = FIRST_INFUSION_FROM if number == 1 else SECOND_INFUSION_FROM
-    if recipient.status not in allowed:
-        raise IllegalTransition(
-            f"Recipient {subject} is {_words(recipient.status)}: bags for infusion {number} are "
-            f"allocated to a recipient who is {' or '.join(sorted(map(_words, allowed)))}.",
-            recipient=subject,
-            current_state=recipient.status.value,
-        )
-    if level is None or level.status is DoseLevelStatus.CLOSED:
-        state = "has no dose level" if level is None else f"is on dose level {level.code}, closed"
-        raise IllegalTransition(
-            f"Recipient {subject} {state}: the investigator must assign another dose level "
-            "before bags are allocated.",
-            recipient=subject,
-            dose_level=level and level.code,
-        )
-    _check_no_active_allocation(recipient, number)
-    return level
-
-
-def _check_second_infusion_ordered(recipient: Recipient) -> None:
-    subject = recipient.subject_id
-    if not recipient.second_infusion_ordered:
-        raise IllegalTransition(
-            f"No second infusion is ordered for recipient {subject}: the investigator orders "
-            "it first.",
-            recipient=subject,
-        )
-    first = db.session.scalar(
-        select(Infusion.id).where(
-            Infusion.recipient_id == recipient.id, Infusion.infusion_number == 1
-        )
-    )
-    if first is None:
-        raise IllegalTransition(
-            f"Recipient {subject} has no first infusion recorded: bags for the second infusion "
-            "are allocated after the first one is given and recorded.",
-            recipient=subject,
-        )
-
-
-def _check_no_active_allocation(recipient: Recipient, number: int) -> None:
-    held = db.session.scalars(
-        select(Allocation).where(
-            Allocation.recipient_id == recipient.id,
-            Allocation.infusion_number == number,
-            Allocation.active.is_(True),
-        )
-    ).all()
-    if held:
-        bags = ", ".join(sorted(a.bag.code for a in held))
-        raise Conflict(
-            f"Recipient {recipient.subject_id} already has bag(s) {bags} allocated for infusion "
-            f"{number}. De-allocate them first (with a reason) to allocate other bags.",
-            recipient=recipient.subject_id,
-            infusion_number=number,
-            allocated=bags,
-        )
+    that is still open, and has no bag already allocated for this infusion: the same question
+    the recipient's page asks before it offers the infusion (`allocation_readiness`)."""
+    refusals = infusion_refusals(recipient, number)
+    if refusals:
+        raise refusals[0]
+    return recipient.dose_level
 
 
 def _record(
@@ -267,14 +207,10 @@ def deallocate(user: User, bag_code: str, reason: str) -> Allocation:
     race = "Someone changed this bag or its allocation at the same moment; look at it again."
     with write(user, f"de-allocation: {reason}", race, bag=bag_code[:60]):
         bag, target = bag_from_scan(bag_code, lock=True)
-        bag_lifecycle.plan("deallocate", situation(bag))
+        refusal = deallocation_refusal(bag)  # what the recipient's page asks before offering
+        if refusal is not None:
+            raise refusal
         allocation = active_allocation(bag)
-        if allocation is None:
-            raise IllegalTransition(
-                f"Bag {bag.code} is not allocated to anyone, so there is nothing to de-allocate.",
-                bag=bag.code,
-                current_state=bag.status.value,
-            )
         now = utcnow()
         allocation.active = False
         allocation.ended_at = now
@@ -377,10 +313,3 @@ def allocation_item(allocation: Allocation) -> dict:
 def _username(user_id: int | None) -> str | None:
     user = db.session.get(User, user_id) if user_id else None
     return user.username if user else None
-
-
-def _words(status: RecipientStatus) -> str:
-    """How a status reads after "is": "in lymphodepletion", "infused", "off study"."""
-    if status in (RecipientStatus.LYMPHODEPLETION, RecipientStatus.FOLLOW_UP):
-        return f"in {status.value.replace('_', '-')}"
-    return status.value.replace("_", " ")

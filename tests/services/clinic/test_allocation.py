@@ -172,7 +172,7 @@ def test_residual_cd3_over_the_limit_is_refused(qa, clinic, quality, make_lot, n
     recipient = clinic.recipient(dose_level="DL2", weight_kg=70)
     with nothing_written(), pytest.raises(ValidationFailed) as refused:
         allocate(qa, request(recipient, lot.bags[0]))
-    assert "1.07 × 10^6" in refused.value.message and "2 × 10^5" in refused.value.message
+    assert "1.07 × 10⁶" in refused.value.message and "2 × 10⁵" in refused.value.message
     assert refused.value.details["limit"] == 2e5
 
 
