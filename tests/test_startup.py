@@ -77,7 +77,7 @@ def test_a_database_that_does_not_answer_stops_the_start_in_one_line(tmp_path, c
 def test_an_unmigrated_database_is_not_served_until_custody_db_upgrade(tmp_path):
     line = one_error_line(custody("serve", tmp_path=tmp_path))
     assert line.endswith(
-        "is not migrated (empty; this version needs 0010): run `custody db upgrade`"
+        "is not migrated (empty; this version needs 0013): run `custody db upgrade`"
     )
     upgraded = custody("db", "upgrade", tmp_path=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr

@@ -7,16 +7,20 @@ number, "Page x of y" and the content checksum, so a loose page still names what
 to and whether it matches the signed record (21 CFR 11.50: the signature manifestation goes
 wherever the signed record is shown, printouts included).
 
-The building blocks (fonts, tables, boxes, the numbered footer) are `pdf_layout`'s. Its font
-has no superscript digits, so cell counts read "1.20 × 10^8", the notation the release rules
-print too.
+The building blocks (fonts, tables, boxes, the numbered footer) are `pdf_layout`'s; numbers and
+moments are written by custody.domain.formatting, as on the pages and labels: cell counts read
+"1.20 × 10⁸" with a real superscript exponent.
+
+A test judged per recipient (residual CD3+ T cells, whose limit is per kg of the recipient's
+weight) gets no verdict here: the lot has no recipient yet, so the certificate says it is judged
+per recipient at allocation, and each allocation records that verdict. A signed certificate is
+never rendered again, so this wording reaches only certificates issued from now on.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -37,10 +41,14 @@ from custody.documents.pdf_layout import (
     grid,
     paragraph,
     register_fonts,
+    section,
 )
-from custody.domain.time_zones import local_time, zone_named
+from custody.domain.formatting import cell_count, local_time
+from custody.domain.release_rules import AT_ALLOCATION
+from custody.domain.time_zones import zone_named
 
 TITLE = "Certificate of Analysis and Release"
+JUDGED_PER_RECIPIENT = "Judged per recipient at allocation"
 KEY_VALUE_STYLE = [
     ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -62,7 +70,7 @@ class CertificateTest:
     title: str
     specification: str  # the criterion in words, e.g. "≥ 70 %"
     result: str  # "" while pending
-    verdict: str  # pass / fail / pending / at allocation
+    verdict: str  # pass / fail / pending / at allocation (printed as no verdict: see above)
     entered_by: str  # printed name, "" while pending
     entered_at: datetime | None
     method: str = ""
@@ -141,14 +149,6 @@ def render_certificate(data: CertificateData) -> bytes:
     return out.getvalue()
 
 
-def format_cells(value: float) -> str:
-    """A cell count as people write it: 1.20 × 10^8 (three significant figures)."""
-    if not math.isfinite(value) or value <= 0:
-        return f"{value:g}"
-    mantissa, exponent = f"{value:.2e}".split("e")
-    return f"{mantissa} × 10^{int(exponent)}"
-
-
 # --- the story, section by section ------------------------------------------------------------
 
 
@@ -200,7 +200,7 @@ def _donors(data: CertificateData) -> list[Flowable]:
 def _tests(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     rows = []
     for t in data.tests:
-        verdict = t.verdict.strip().upper()
+        verdict = _verdict_words(t.verdict)
         entered = f"{t.entered_by}\n{local_time(t.entered_at, zone)}" if t.entered_by else "—"
         verdict_style = "fail" if verdict == "FAIL" else "verdict"
         rows.append(
@@ -213,7 +213,14 @@ def _tests(data: CertificateData, zone: ZoneInfo) -> list[Flowable]:
     if not data.tests:
         rows.append([paragraph("No release tests recorded"), "", "", "", "", ""])
     head = ("Test", "Specification", "Result", "Verdict", "Entered", "Notes")
-    return [paragraph("Release testing", "heading"), grid(head, rows, (30, 26, 22, 28, 33, 35))]
+    return section("Release testing", grid(head, rows, (30, 26, 22, 28, 33, 35)))
+
+
+def _verdict_words(verdict: str) -> str:
+    """PASS, FAIL, PENDING; a test judged per recipient has no verdict on the lot."""
+    if verdict.strip().lower() == AT_ALLOCATION:
+        return JUDGED_PER_RECIPIENT
+    return verdict.strip().upper()
 
 
 def _test_notes(t: CertificateTest) -> str:
@@ -232,8 +239,8 @@ def _bags(data: CertificateData) -> list[Flowable]:
             b.code,
             b.division,
             f"{b.volume_ml:.1f}",
-            format_cells(b.viable_car_nk_cells),
-            format_cells(b.total_cells),
+            cell_count(b.viable_car_nk_cells),
+            cell_count(b.total_cells),
             b.dose_level or "—",
         )
         for b in data.bags
@@ -242,11 +249,11 @@ def _bags(data: CertificateData) -> list[Flowable]:
     viable = sum(b.viable_car_nk_cells for b in data.bags)
     summary = (
         f"{len(data.bags)} bag{'s' if len(data.bags) != 1 else ''}, {volume:.1f} mL, "
-        f"{format_cells(viable)} viable CAR+ NK cells in all."
+        f"{cell_count(viable)} viable CAR+ NK cells in all."
     )
     head = ("Bag", "Division", "Volume (mL)", "Viable CAR+ NK cells", "Total cells", "Dose level")
     table = grid(head, rows, (56, 18, 22, 30, 26, 22))
-    return [paragraph("Bags", "heading"), paragraph(summary, "lead"), table]
+    return section("Bags", table, lead=summary)
 
 
 def _deviations(data: CertificateData) -> list[Flowable]:

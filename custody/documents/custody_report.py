@@ -20,7 +20,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
@@ -41,6 +41,7 @@ from custody.documents.pdf_layout import (
     paragraph,
     register_fonts,
 )
+from custody.domain import formatting
 from custody.domain.custody_timeline import Step, Timeline
 from custody.domain.isbt128 import check_character
 from custody.domain.time_zones import local_time, zone_named
@@ -96,9 +97,8 @@ def printable(text: str) -> str:
 
 
 def utc_time(moment: datetime | None) -> str:
-    if moment is None:
-        return "Not recorded"
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    """To the second, as the report's local times are."""
+    return formatting.utc_time(moment, seconds=True)
 
 
 def _both_times(moment: datetime, zone: ZoneInfo) -> str:

@@ -1,15 +1,19 @@
 """Building blocks of the tracker's A4 documents: fonts, styles, ruled tables, boxes, the DIN
 with its check character, a footer that knows the page count, and local times with their zone.
 
-Text is set in Bitstream Vera, which reportlab ships: the standard PDF fonts lack "≥" and
-"≤", which specifications use. Every string goes through `escape` before it reaches a
-Paragraph: ISBT 128 data contains `<`, `&` and `=`, and reportlab reads an unescaped `<` as
-markup and drops the text.
+Text is set in DejaVu Sans, as installed with the matplotlib package (a dependency for its
+font files only): the standard PDF fonts lack "≥" and "≤", which specifications use, and
+Bitstream Vera (which reportlab ships) lacks the superscript digits of "1.86 × 10⁹". DejaVu is
+Vera extended, with the same widths, so a layout fitted in one fits in the other. Every string
+goes through `escape` before it reaches a Paragraph: ISBT 128 data contains `<`, `&` and `=`,
+and reportlab reads an unescaped `<` as markup and drops the text.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -19,7 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate, Table
 
 from custody.domain.isbt128 import eye_readable_din
 
@@ -29,6 +33,7 @@ BODY_WIDTH = A4[0] - 2 * MARGIN
 ALERT = colors.HexColor("#b00020")
 RULE = colors.HexColor("#9e9e9e")
 SHADE = colors.HexColor("#eeeeee")
+SECTION_ROOM = 40 * mm  # a heading, a table's header row and its first rows
 
 
 def _style(name: str, font: str = FONT, size: float = 8.5, **extra) -> ParagraphStyle:
@@ -42,6 +47,9 @@ STYLES = {
     "value": _style("value"),
     "body": _style("body"),
     "lead": _style("lead", spaceAfter=2 * mm, keepWithNext=1),
+    # A section over a table that may run onto further pages: see `section`.
+    "section": _style("section", BOLD, 11, spaceBefore=5 * mm, spaceAfter=2 * mm),
+    "intro": _style("intro", spaceAfter=2 * mm),
     "bold": _style("bold", BOLD),
     "head": _style("head", BOLD, 8),
     "small": _style("small", size=7.5),
@@ -56,6 +64,18 @@ STYLES = {
 def paragraph(text: str, style: str = "body") -> Paragraph:
     """A paragraph of plain text: markup characters escaped, line breaks kept."""
     return Paragraph(escape(text).replace("\n", "<br/>"), STYLES[style])
+
+
+def section(title: str, *flowables: Flowable, lead: str = "") -> list[Flowable]:
+    """A heading, an optional lead line and what follows, which may run onto further pages.
+
+    A heading kept with its next flowable (`keepWithNext`) moves with it to a new page when the
+    two do not fit in what is left of this one, so a long table after it would leave the page
+    before empty. Here a new page starts only when less than `SECTION_ROOM` is left: the heading
+    never stands alone at a page's foot, and a long table starts under it and splits.
+    """
+    opening = [CondPageBreak(SECTION_ROOM), paragraph(title, "section")]
+    return opening + ([paragraph(lead, "intro")] if lead else []) + list(flowables)
 
 
 def cells(*texts: str, style: str = "body") -> list[Paragraph]:
@@ -167,10 +187,19 @@ class NumberedCanvas(Canvas):
 
 @functools.cache
 def register_fonts() -> None:
-    """Vera from reportlab's own font folder (found by name), registered once per process."""
-    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
-    pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
+    """DejaVu Sans and its bold, registered once per process."""
+    pdfmetrics.registerFont(TTFont(FONT, str(font_file("DejaVuSans.ttf"))))
+    pdfmetrics.registerFont(TTFont(BOLD, str(font_file("DejaVuSans-Bold.ttf"))))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+
+
+def font_file(name: str) -> Path:
+    """A TrueType file of the installed matplotlib package, found without importing it (an
+    import would cost a PDF's first render a good part of a second)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("The matplotlib package (for its DejaVu fonts) is not installed.")
+    return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / name
 
 
 def document(out, title: str, subject: str, pagesize=A4, **kwargs) -> SimpleDocTemplate:

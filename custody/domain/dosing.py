@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from custody.domain.errors import ValidationFailed
+from custody.domain.formatting import cell_count as cells_words
 from custody.domain.release_rules import number_words
 
 FLAT = "flat"
@@ -153,17 +154,6 @@ def check_residual_cd3(plan: DosePlan, limit: Cd3Limit) -> None:
         limit=limit.upper,
         upper_inclusive=limit.inclusive,
     )
-
-
-def cells_words(value: float, beside: float | None = None) -> str:
-    """A cell count to three significant digits ("1.2 × 10^9"), with more digits when fewer
-    would make it read as the number it is compared with (a count just over a limit must not
-    print as the limit)."""
-    for digits in range(3, 18):
-        shown = float(f"{value:.{digits - 1}e}")
-        if beside is None or shown != beside or shown == value:
-            return number_words(shown)
-    return number_words(value)
 
 
 def _check_bag(bag: BagDose) -> None:

@@ -89,6 +89,7 @@ class UseCase(enum.StrEnum):
     DISPATCH_SHIPMENT = "dispatch_shipment"
     IMPORT_TEMPERATURES = "import_temperatures"
     RECORD_DISCREPANCY = "record_discrepancy"
+    RESOLVE_DISCREPANCY = "resolve_discrepancy"
     RECEIVE_SHIPMENT = "receive_shipment"
     # Labels
     PRINT_LABELS = "print_labels"
@@ -182,6 +183,10 @@ PERMISSIONS: Mapping[UseCase, Permission] = {
     UseCase.DISPATCH_SHIPMENT: Permission(frozenset({T, A}), writes=True, site_scope=_SHIPMENT),
     UseCase.IMPORT_TEMPERATURES: Permission(frozenset({T, A}), writes=True, site_scope=_SHIPMENT),
     UseCase.RECORD_DISCREPANCY: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
+    # Closing a discrepancy is the lab's and QA's call (found, lost, returned, destroyed).
+    UseCase.RESOLVE_DISCREPANCY: Permission(
+        frozenset({T, Q, A}), writes=True, site_scope=_SHIPMENT
+    ),
     UseCase.RECEIVE_SHIPMENT: Permission(frozenset({T, N, A}), writes=True, site_scope=_SHIPMENT),
     UseCase.PRINT_LABELS: Permission(frozenset({T, Q, A}), writes=True),
     # The one exception to the patient-data rule below: the tie-tag carries the recipient's

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from custody.domain.errors import IllegalTransition, ValidationFailed
+from custody.domain.formatting import exact_number as number_words  # the one way, everywhere
 
 NUMERIC = "numeric"
 QUALITATIVE = "qualitative"
@@ -42,6 +43,9 @@ class Criterion:
     expected_text: str | None = None
     may_be_pending: bool = False
     judged_at_allocation: bool = False
+    # A qualitative test's every possible result, as the specification defines them (the
+    # expected one among them): results are picked from these, never typed as free text.
+    allowed_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,82 @@ def check_criterion(c: Criterion) -> None:
             raise ValidationFailed(
                 f"Test {c.test}: the lower limit is above the upper limit.", test=c.test
             )
+        if c.allowed_values:
+            raise ValidationFailed(
+                f"Test {c.test} is numeric: values to choose from are for qualitative tests.",
+                test=c.test,
+            )
     elif not (c.expected_text or "").strip():
         raise ValidationFailed(
             f"Test {c.test} is qualitative: give the expected result (e.g. 'negative').",
             test=c.test,
         )
+    else:
+        _check_allowed_values(c)
+
+
+MIN_ALLOWED_VALUES = 2
+MAX_VALUE_LENGTH = 64
+
+
+def _check_allowed_values(c: Criterion) -> None:
+    """Every result a qualitative test can have, the expected one among them: with only the
+    passing value on offer, a failing result could not be recorded at all."""
+    values = [v.strip() for v in c.allowed_values]
+    if len(values) < MIN_ALLOWED_VALUES or not all(values):
+        raise ValidationFailed(
+            f"Test {c.test} is qualitative: list every result it can have, at least two "
+            "(e.g. negative, positive, indeterminate).",
+            test=c.test,
+        )
+    if any(len(v) > MAX_VALUE_LENGTH for v in values):
+        raise ValidationFailed(
+            f"Test {c.test}: a result value has at most {MAX_VALUE_LENGTH} characters.",
+            test=c.test,
+        )
+    folded = [v.casefold() for v in values]
+    twice = sorted({f for f in folded if folded.count(f) > 1})
+    if twice:
+        raise ValidationFailed(
+            f"Test {c.test}: the value {', '.join(twice)} is listed twice (case aside).",
+            test=c.test,
+        )
+    if (c.expected_text or "").strip().casefold() not in folded:
+        raise ValidationFailed(
+            f"Test {c.test}: the expected result '{(c.expected_text or '').strip()}' must be "
+            f"one of its values ({', '.join(values)}).",
+            test=c.test,
+        )
+
+
+def defined_value(c: Criterion, text: str | None) -> str:
+    """The specification's own spelling of a qualitative result, or why it is none of them.
+
+    Only the case and the surrounding spaces may differ ("Negative " is "negative"); any
+    other spelling ("negativ") is refused rather than judged, because a typo judged as a
+    result would read as out of specification and start an investigation.
+    """
+    words = (text or "").strip()
+    for value in c.allowed_values:
+        if value.casefold() == words.casefold():
+            return value
+    choices = ", ".join(f"'{v}'" for v in c.allowed_values)
+    said = f"'{words}' is not a result of {c.title}" if words else f"{c.title} is qualitative"
+    raise ValidationFailed(
+        f"{said}: choose one of {choices}, as its specification defines them.",
+        test=c.test,
+        field="value_text",
+        allowed_values=list(c.allowed_values),
+    )
 
 
 def judge(c: Criterion, value_numeric: float | None, value_text: str | None) -> bool:
     """True when the value meets the criterion. The value must be of the criterion's kind."""
+    if c.kind == QUALITATIVE and c.allowed_values:
+        expected = (c.expected_text or "").strip().casefold()
+        return defined_value(c, value_text).casefold() == expected
     if c.kind == QUALITATIVE:
+        # A criterion from before values were defined: the expected words, or not them.
         if not (value_text or "").strip():
             raise ValidationFailed(
                 f"{c.title} is qualitative: enter the result in words (e.g. '{c.expected_text}').",
@@ -120,24 +190,8 @@ def criterion_words(c: Criterion) -> str:
     )
     words = f"{lower} and {upper}" if lower and upper else lower or upper
     if c.judged_at_allocation:
-        return f"{words}{unit} (checked per recipient at allocation)"
+        return f"{words}{unit} (judged per recipient at allocation)"
     return f"{words}{unit}"
-
-
-def number_words(value: float | None) -> str:
-    """A number as people write it on a certificate: 70, 0.5, 2.4 × 10^9.
-
-    Never rounded: a count just under a limit must not print as the limit beside its FAIL,
-    so the mantissa keeps as many digits as the value needs to read back exactly.
-    """
-    if value is None:
-        return ""
-    if value and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        text = next(t for digits in range(1, 17) if float(t := f"{value:.{digits}e}") == value)
-        mantissa, exponent = text.split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')} × 10^{int(exponent)}"
-    text = repr(float(value))
-    return text.removesuffix(".0")
 
 
 def verdict(c: Criterion, reading: Reading | None) -> str:

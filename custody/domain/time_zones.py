@@ -1,15 +1,18 @@
-"""The site's clock: IANA zones by name, and a moment as local people read it.
+"""The site's clock: IANA zones by name, and how people type a local moment.
 
-Labels, certificates, reports, pages and the services all print local time the same way, so
-the one helper lives here, below all of them.
+How a moment is written for people (local time with its zone, UTC labelled) is
+custody.domain.formatting's; `local_time` is named here too for the modules that read a zone
+and print a moment together.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from custody.domain.errors import ValidationFailed
+from custody.domain.formatting import local_time
+
+__all__ = ["MOMENT_FORMAT", "local_time", "zone_named"]
 
 # How people type a local moment into a filter or a form.
 MOMENT_FORMAT = "YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS"
@@ -24,13 +27,3 @@ def zone_named(name: str) -> ZoneInfo:
             f"{name!r} is not a known time zone: use an IANA name such as 'Europe/London'.",
             field="timezone",
         ) from exc
-
-
-def local_time(moment: datetime | None, zone: ZoneInfo, seconds: bool = False) -> str:
-    """Local date and 24-hour time with the zone's abbreviation: '2026-03-14 09:30 GMT'."""
-    if moment is None:
-        return "Not recorded"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"

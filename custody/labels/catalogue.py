@@ -31,7 +31,7 @@ BAG_FIELDS = {
     "product_name": "the product's name (CUSTODY_PRODUCT_NAME)",
     "lot_number": "the manufacturing lot",
     "volume": "the bag's volume, e.g. 100 mL",
-    "cell_dose": "viable CAR+ NK cells in the bag, e.g. 1.20 × 10^8",
+    "cell_dose": "viable CAR+ NK cells in the bag, e.g. 1.20 × 10⁸",
     "total_cells": "total cells in the bag",
     "dose_level": "the dose level the bag was made for, or empty",
     "expiry": "expiry date and time with the facility's zone, e.g. 2026-09-22 23:59 CDT",

@@ -7,8 +7,10 @@ smaller down to 5 pt, else LabelCannotPrint), and a grow_to_fit label widens for
 barcode. Positions are the template's millimetres in printer dots (`dpmm`: 8 = 203 dpi,
 12 = 300 dpi), and a module is never printed narrower than the template's X.
 
-Words are measured with the PDF's font (Bitstream Vera) and broken into lines here; the
-printer's scalable font 0 is condensed, so a line that fits in Vera fits on the printer too.
+Words are measured with the PDF's font (DejaVu Sans) and broken into lines here; the
+printer's scalable font 0 is condensed, so a line that fits in DejaVu fits on the printer too.
+Font 0 has no superscript digits: powers of ten go to the printer as "10^9" (`printer_words`),
+the one place a label does not print them raised.
 
 All field data goes through `^FH` hex escapes, so a name holding `^XZ` or `~JA` stays
 words on a label and never becomes a command. There is no ZPL rasteriser here (Labelary is
@@ -30,6 +32,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from custody.documents.pdf_layout import BOLD, FONT, register_fonts
 from custody.domain.errors import LabelCannotPrint
+from custody.domain.formatting import caret_powers
 from custody.domain.isbt128 import check_character, eye_readable_din
 from custody.labels.pdf import BANNER_PAD_MM, EDGE_MM, barcode_data, fill, fit_text
 from custody.labels.symbols import code128_modules
@@ -195,7 +198,7 @@ def _emit_code128(label: _Label, e: Element, values: Mapping[str, str]) -> None:
     label.field(left, label.dots(e.y_mm), bars, "^FH^FD", code128_field_data(data))
     if e.caption:  # eye-readable text under the bars, as its own field like the PDF's
         caption = dataclasses.replace(e, size_pt=e.caption_pt, max_lines=1)
-        size, lines = fit_text(fill(e.caption, values), FONT, caption)
+        size, lines = fit_text(printer_words(e.caption, values), FONT, caption)
         _block(label, caption, lines, size, e.y_mm + e.height_mm + e.caption_pt / PT_PER_MM)
 
 
@@ -229,8 +232,14 @@ def _emit_din(label: _Label, e: Element, values: Mapping[str, str]) -> None:
     label.field(x, label.top(baseline, size), _font(label, size), f"^FB{box},1,0,C", "^FH^FD", k)
 
 
+def printer_words(text: str, values: Mapping[str, str]) -> str:
+    """A template's words with their values, in characters the printer's font 0 prints: it
+    has Latin-1 ("×", "°") but no superscript digits, so "1.20 × 10⁸" goes as "1.20 × 10^8"."""
+    return caret_powers(fill(text, values))
+
+
 def _emit_text(label: _Label, e: Element, values: Mapping[str, str]) -> None:
-    text = fill(e.text, values)
+    text = printer_words(e.text, values)
     font = BOLD if e.bold else FONT
     if e.banner:  # the words keep a margin inside their black band, as in the PDF
         e = dataclasses.replace(

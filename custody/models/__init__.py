@@ -8,6 +8,7 @@ from custody.models.bedside import BedsideVerification, FollowUpSample, Thaw
 from custody.models.custody import (
     CustodyEvent,
     DiscrepancyKind,
+    DiscrepancyResolution,
     LocationKind,
     Shipment,
     ShipmentDiscrepancy,
@@ -62,6 +63,7 @@ __all__ = [
     "DemoMark",
     "DinSequence",
     "DiscrepancyKind",
+    "DiscrepancyResolution",
     "Disposition",
     "Donation",
     "Donor",

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from custody.schemas.collection import IsbtDateTime
 from custody.schemas.common import PatientDataOut, patient_identifier, text
+from custody.schemas.site_time import SiteTime
 
 MAX_SCAN_FIELD = 2000
 
@@ -130,6 +131,9 @@ class ThawOut(Schema):
     ended_at = fields.DateTime(allow_none=True)
     ended_by = fields.String(allow_none=True)
     use_by = fields.DateTime(allow_none=True)
+    started_local = SiteTime("started_at")
+    ended_local = SiteTime("ended_at")
+    use_by_local = SiteTime("use_by")
     window_minutes = fields.Integer()
     seconds_left = fields.Integer(allow_none=True, metadata={"description": "never negative"})
     expired = fields.Boolean()
@@ -167,6 +171,8 @@ class InfusionOut(PatientDataOut):
     infusion_number = fields.Integer()
     started_at = fields.DateTime()
     ended_at = fields.DateTime(allow_none=True)
+    started_local = SiteTime("started_at")
+    ended_local = SiteTime("ended_at")
     volume_ml = fields.Float(allow_none=True)
     reactions = fields.String()
     interruption_reason = fields.String(allow_none=True)
@@ -210,6 +216,7 @@ class InProgressOut(Schema):
     recipient = fields.String(metadata={"description": "subject ID"})
     infusion_number = fields.Integer()
     started_at = fields.DateTime()
+    started_local = SiteTime("started_at")
     started_by = fields.String(allow_none=True)
     first_verifier = fields.String()
     second_verifier = fields.String()

@@ -13,6 +13,8 @@ from flask import Blueprint, render_template
 from custody.auth import page_requires
 from custody.config import settings
 from custody.domain.permissions import UseCase
+from custody.models.base import utcnow
+from custody.services.core.facility import site_zone
 
 bp = Blueprint("ward", __name__, template_folder="../templates")
 
@@ -29,4 +31,7 @@ def bedside():
         pair_seconds=settings().scan_pair_seconds,
         scan_suffix=settings().scan_suffix,
         hold_wristband_seconds=HOLD_WRISTBAND_SECONDS,
+        # The tablet's clock and zone are never used for a time (static/js/site_clock.js).
+        server_now_ms=round(utcnow().timestamp() * 1000),
+        site_zone_name=site_zone().key,
     )

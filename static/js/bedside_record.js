@@ -16,16 +16,12 @@
 
   function el(tag, text) { var node = document.createElement(tag); node.textContent = text; return node; }
 
-  function two(n) { return (n < 10 ? "0" : "") + n; }
-
-  function clock(iso) { var d = new Date(iso); return two(d.getHours()) + ":" + two(d.getMinutes()); }
-
   function dinWords(din) { return din.slice(0, 5) + " " + din.slice(5, 7) + " " + din.slice(7); }
 
-  // A datetime-local field showing now (to the minute); left as shown, it means "now".
+  // A datetime-local field showing the server's now on the site's wall clock (to the minute),
+  // never the tablet's; left as shown, it means "now".
   function localNow(input) {
-    var d = new Date();
-    input.value = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + "T" + two(d.getHours()) + ":" + two(d.getMinutes());
+    input.value = window.custodySiteClock.fieldNow();
     input.dataset.shown = input.value;
   }
 
@@ -50,7 +46,7 @@
     facts($("running-facts"), [
       ["Bag", dinWords(r.din) + " [" + r.check_character + "] · " + r.product_code],
       ["Lot", r.lot], ["Infusion", "Infusion " + r.infusion_number + " of " + r.recipient],
-      ["Started", clock(r.started_at) + " by " + (r.started_by || r.first_verifier)],
+      ["Started", r.started_local + " by " + (r.started_by || r.first_verifier)],
       ["Verified by", r.first_verifier + " and " + r.second_verifier],
       ["Volume to infuse", r.volume_to_infuse_ml + " mL"]
     ]);
@@ -72,8 +68,9 @@
   function fields(form, timeField) {
     var body = {}, volume = form.elements.volume_ml.value.trim(), time = form.elements[timeField];
     // Left as shown, the time is the server's "now": never before the verification or the
-    // start it follows, as the minute the form showed could be.
-    if (changed(time)) { body[timeField] = new Date(time.value).toISOString(); }
+    // start it follows, as the minute the form showed could be. A changed time is the site's
+    // wall time, whatever zone the tablet is set to.
+    if (changed(time)) { body[timeField] = window.custodySiteClock.fieldToIso(time.value); }
     if (volume) { body.volume_ml = Number(volume); }
     body.reactions = form.elements.reactions.value.trim();
     return body;
@@ -108,7 +105,7 @@
       running = null;
       $("recorded").hidden = false;
       say("recorded", (infusion.interruption_reason ? "Infusion stopped and recorded: ended at " : "Infusion recorded: ended at ") +
-        clock(infusion.ended_at || Date.now()) + ", " + infusion.volume_ml + " mL.");
+        infusion.ended_local + ", " + infusion.volume_ml + " mL.");
     });
   }
 

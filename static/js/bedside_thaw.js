@@ -1,6 +1,6 @@
 /* The thaw panel of the bedside page: scan the bag, start the thaw, end it, and the post-thaw
- * countdown from the server's thaw record. Every rule (which bag may thaw, the window) is the
- * server's. Loaded after bedside.js, whose countdown it shares. */
+ * countdown from the server's thaw record. Every rule (which bag may thaw, the window) and every
+ * time shown is the server's. Loaded after bedside.js, whose countdown it shares. */
 (function () {
   "use strict";
 
@@ -25,11 +25,6 @@
   }
 
   function say(id, message) { $(id).textContent = message || ""; }
-
-  function two(n) { return (n < 10 ? "0" : "") + n; }
-
-  function clock(iso) { var d = new Date(iso); return two(d.getHours()) + ":" + two(d.getMinutes()); }
-
 
   function thawScan(raw) {
     raw = raw.trim();
@@ -56,9 +51,11 @@
     });
   }
 
+  // Times as the server wrote them (site time with its zone), never the tablet's clock or zone;
+  // the countdown runs from the server's seconds left, a duration the tablet only counts down.
   function showThaw(t) {
-    if (!t.ended_at) { thawWindow.hide(); return say("thaw-status", "Thawing since " + clock(t.started_at) + " (" + t.started_by + ")."); }
-    say("thaw-status", "Thawed at " + clock(t.ended_at) + " (" + t.ended_by + "); use by " + clock(t.use_by) + ".");
+    if (!t.ended_at) { thawWindow.hide(); return say("thaw-status", "Thawing since " + t.started_local + " (" + t.started_by + ")."); }
+    say("thaw-status", "Thawed at " + t.ended_local + " (" + t.ended_by + "); use by " + t.use_by_local + ".");
     thawWindow.start(t.expired ? 0 : t.seconds_left || 0);
   }
 

@@ -103,6 +103,7 @@ def test_a_wristband_finds_the_infusion_under_way(client, clinic, ann, nurse):
         "recipient": recipient.subject_id,
         "infusion_number": 1,
         "started_at": started["started_at"],
+        "started_local": started["started_local"],  # the site's time, as the page shows it
         "started_by": "Ann First",
         "first_verifier": "Ann First",
         "second_verifier": "Nina Second",
@@ -206,6 +207,7 @@ def test_the_dashboard_lists_the_infusions_under_way_until_they_end(client, clin
         "recipient": recipient.subject_id,
         "infusion_number": 1,
         "started_at": started["started_at"],
+        "started_local": started["started_local"],  # the site's time, as the page shows it
         "started_by": "Ann First",
         "first_verifier": "Ann First",
         "second_verifier": "Nina Second",

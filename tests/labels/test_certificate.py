@@ -17,10 +17,10 @@ from custody.documents.certificate import (
     CertificateDonor,
     CertificateSignature,
     CertificateTest,
-    format_cells,
     render_certificate,
 )
 from custody.domain.errors import ValidationFailed
+from custody.services.quality.certificates import certificate_pdf
 
 CHECKSUM = "3f" * 16 + "a1" * 16
 ENTERED = datetime(2026, 3, 10, 14, 5, tzinfo=UTC)
@@ -51,8 +51,8 @@ TESTS = (
     CertificateTest(
         "residual_t",
         "Residual CD3+ T cells",
-        "< 2 × 10^5 per kg",
-        "1.1 × 10^6 in the bag",
+        "< 2 × 10⁵ cells/kg (judged per recipient at allocation)",
+        "1.1 × 10⁶ in the bag",
         "at allocation",
         "Bob Lab",
         ENTERED,
@@ -120,7 +120,11 @@ def test_every_result_is_printed_in_its_row_with_its_verdict():
     assert "Sterility (14-day) Negative — PENDING" in text
     assert "Endotoxin < 5 EU/mL 7.1 EU/mL FAIL Bob Lab" in text
     assert "Corrected result Investigation INV-12 <open> & ongoing" in text
-    assert "Residual CD3+ T cells < 2 × 10^5 per kg 1.1 × 10^6 in the bag AT ALLOCATION" in text
+    assert (
+        "Residual CD3+ T cells < 2 × 10⁵ cells/kg (judged per recipient at allocation) "
+        "1.1 × 10⁶ in the bag Judged per recipient at allocation" in text
+    )
+    assert "AT ALLOCATION" not in text  # no verdict on the lot against a per-kg limit
 
 
 def test_the_header_names_the_certificate_facility_product_lot_and_times_with_their_zone():
@@ -208,17 +212,9 @@ def test_deviations_are_listed_or_their_absence_is_stated():
 
 def test_bags_show_code_division_volume_and_cells_in_powers_of_ten():
     text = _text(_certificate())
-    assert "W999926000001-D0001V00 A0 100.0 1.20 × 10^8 1.50 × 10^8 —" in text
-    assert "W999926000001-D0001V01 A1 100.0 1.20 × 10^8 1.50 × 10^8 DL1" in text
-    assert "2 bags, 200.0 mL, 2.40 × 10^8 viable CAR+ NK cells in all." in text
-
-
-@pytest.mark.parametrize(
-    ("value", "words"),
-    [(1.2e8, "1.20 × 10^8"), (9.999e8, "1.00 × 10^9"), (6e5, "6.00 × 10^5"), (0, "0")],
-)
-def test_cell_counts_are_written_with_three_significant_figures(value, words):
-    assert format_cells(value) == words
+    assert "W999926000001-D0001V00 A0 100.0 1.20 × 10⁸ 1.50 × 10⁸ —" in text
+    assert "W999926000001-D0001V01 A1 100.0 1.20 × 10⁸ 1.50 × 10⁸ DL1" in text
+    assert "2 bags, 200.0 mL, 2.40 × 10⁸ viable CAR+ NK cells in all." in text
 
 
 def test_markup_characters_in_isbt_strings_and_names_are_printed_as_they_are():
@@ -282,3 +278,39 @@ def test_text_longer_than_a_page_runs_onto_the_next_pages_instead_of_failing():
     text = " ".join(pages)
     assert len(pages) > 3
     assert text.count("step1499") == 3  # the note, the deviation and the request, all whole
+
+
+def test_powers_of_ten_are_real_superscripts_that_read_back_as_such():
+    text = _text(_certificate(bags=(dataclasses.replace(_bag(0), viable_car_nk_cells=1.86e9),)))
+    assert "1.86 × 10⁹ 1.50 × 10⁸" in text
+    # Never e-notation, a caret, or a raised digit that a reader (or a search) takes for 109.
+    assert not re.search(r"× ?10 ?\^|× ?10[0-9]|\d[eE][+-]?\d", text)
+
+
+def test_page_one_carries_the_lot_its_disposition_and_the_start_of_the_results():
+    # Warnings and a conditional-release box once pushed the whole results table to page 2.
+    long = _certificate(
+        warnings=WARNINGS,
+        tests=TESTS * 4,
+        disposition="Conditionally released",
+        pending_tests=("Sterility (14-day)",),
+    )
+    first, *rest = _pages(render_certificate(long))
+    assert rest, "the results run onto a further page"
+    assert "Lot number L26-0001" in first
+    assert "Disposition Conditionally released" in first
+    assert "Release testing Test Specification Result Verdict Entered Notes" in first
+    assert "Viability (7-AAD) ≥ 70 % 92.5 % PASS" in first
+
+
+def test_an_issued_certificate_reads_its_counts_in_powers_of_ten(quality, make_lot):
+    lot = quality.released_lot(make_lot)
+    pdf, _ = certificate_pdf(lot.lot_number)
+    first = _pages(pdf)[0]
+    assert f"Lot number {lot.lot_number}" in first and "Disposition Released" in first
+    assert "Release testing Test Specification Result Verdict" in first
+    assert "≥ 1 × 10⁸ cells" in first  # the specification's limit
+    assert "Residual CD3+ T cells < 2 × 10⁵ cells/kg (judged per recipient at allocation)" in first
+    assert "Judged per recipient at allocation" in first and "AT ALLOCATION" not in first
+    text = " ".join(_pages(pdf))
+    assert "1.20 × 10⁹" in text and not re.search(r"× ?10 ?(\^|[0-9])", text)  # never 10^9, 109

@@ -92,9 +92,9 @@ def test_too_few_cells_are_refused_saying_how_many_are_missing():
     with pytest.raises(ValidationFailed) as refused:
         plan_dose(DL3, 70, [bag(cells=1.2e9)])
     message = refused.value.message
-    assert "1.2 × 10^9" in message and "1.8 × 10^9" in message
-    assert "1.44 × 10^9" in message  # the lowest acceptable dose
-    assert "2.4 × 10^8 cells are missing" in message
+    assert "1.20 × 10⁹" in message and "1.80 × 10⁹" in message
+    assert "1.44 × 10⁹" in message  # the lowest acceptable dose
+    assert "2.40 × 10⁸ cells are missing" in message
     assert refused.value.details["missing_cells"] == pytest.approx(2.4e8)
 
 
@@ -133,8 +133,8 @@ def test_residual_cd3_over_the_limit_is_refused_naming_value_and_limit():
     plan = plan_dose(DL2, 70, [bag(cd3=5.0)])  # 7.5e7 / 70 kg = 1.07e6 per kg
     with pytest.raises(ValidationFailed) as refused:
         check_residual_cd3(plan, Cd3Limit(2e5))
-    assert "1.07 × 10^6" in refused.value.message
-    assert "< 2 × 10^5" in refused.value.message
+    assert "1.07 × 10⁶" in refused.value.message
+    assert "< 2 × 10⁵" in refused.value.message
     assert refused.value.details["limit"] == 2e5
 
 
@@ -148,9 +148,9 @@ def test_residual_cd3_at_the_limit_passes_only_when_inclusive():
 
 
 def test_cells_words_never_shows_a_value_as_the_limit_it_exceeds():
-    assert cells_words(1.2e9) == "1.2 × 10^9"
-    assert cells_words(2.0000001e5, beside=2e5) == "2.0000001 × 10^5"
-    assert cells_words(2.0000001e5) == "2 × 10^5"
+    assert cells_words(1.2e9) == "1.20 × 10⁹"
+    assert cells_words(2.0000001e5, beside=2e5) == "2.0000001 × 10⁵"
+    assert cells_words(2.0000001e5) == "2.00 × 10⁵"
 
 
 # --- worked numbers: accumulation, rounding and the edges of the window ----------------------
@@ -182,8 +182,8 @@ def test_three_bags_count_everything_scanned_before_each():
     with pytest.raises(ValidationFailed) as refused:
         plan_dose(DL2, 70, [bag("A", 7e8), bag("B", 7e8), bag("C", 7e8)])
     assert refused.value.message == (
-        "Bag C is not needed: the bags scanned before it already give 1.4 × 10^9 cells, the "
-        "target is 1.2 × 10^9. Leave it out of this allocation."
+        "Bag C is not needed: the bags scanned before it already give 1.40 × 10⁹ cells, the "
+        "target is 1.20 × 10⁹. Leave it out of this allocation."
     )
     assert refused.value.details == {"bag": "C", "cells_before": 1.4e9, "target_cells": 1.2e9}
 
@@ -244,8 +244,8 @@ def test_rounding_down_can_leave_the_dose_under_the_window():
     with pytest.raises(ValidationFailed) as refused:
         plan_dose(narrow, 70, [bag(cells=1.8e10)])
     assert refused.value.message == (
-        "These bags hold 1.17 × 10^9 viable CAR+ NK cells; dose level N1 needs 1.2 × 10^9 (at "
-        "least 1.19 × 10^9, −1 %). 1.8 × 10^7 cells are missing: scan another bag as well."
+        "These bags hold 1.17 × 10⁹ viable CAR+ NK cells; dose level N1 needs 1.20 × 10⁹ (at "
+        "least 1.19 × 10⁹, −1 %). 1.80 × 10⁷ cells are missing: scan another bag as well."
     )
     assert refused.value.details == {
         "planned_cells": pytest.approx(1.17e9),
@@ -259,8 +259,8 @@ def test_too_few_cells_details_are_the_numbers_in_the_message():
     with pytest.raises(ValidationFailed) as refused:
         plan_dose(DL3, 70, [bag(cells=1.2e9)])
     assert refused.value.message == (
-        "These bags hold 1.2 × 10^9 viable CAR+ NK cells; dose level DL3 needs 1.8 × 10^9 (at "
-        "least 1.44 × 10^9, −20 %). 2.4 × 10^8 cells are missing: scan another bag as well."
+        "These bags hold 1.20 × 10⁹ viable CAR+ NK cells; dose level DL3 needs 1.80 × 10⁹ (at "
+        "least 1.44 × 10⁹, −20 %). 2.40 × 10⁸ cells are missing: scan another bag as well."
     )
     assert refused.value.details == {
         "planned_cells": 1.2e9,
@@ -355,8 +355,8 @@ def test_residual_cd3_just_over_the_limit_does_not_print_as_the_limit():
     with pytest.raises(ValidationFailed) as refused:
         check_residual_cd3(_plan_with_residual(200_000.01), Cd3Limit(2e5, inclusive=True))
     assert refused.value.message == (
-        "These bags would give 2.0000001 × 10^5 residual CD3+ T cells per kg (70 kg), above the "
-        "limit of ≤ 2 × 10^5 per kg: the risk of graft-versus-host disease is too high. "
+        "These bags would give 2.0000001 × 10⁵ residual CD3+ T cells per kg (70 kg), above the "
+        "limit of ≤ 2 × 10⁵ per kg: the risk of graft-versus-host disease is too high. "
         "Allocate other bags (from a lot with fewer CD3+ cells), or fewer cells."
     )
     assert refused.value.details == {

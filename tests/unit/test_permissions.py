@@ -70,6 +70,7 @@ EXPECTED = {
     "dispatch_shipment": ("ta", True, False, "shipment"),
     "import_temperatures": ("ta", True, False, "shipment"),
     "record_discrepancy": ("tna", True, False, "shipment"),
+    "resolve_discrepancy": ("tqa", True, False, "shipment"),
     "receive_shipment": ("tna", True, False, "shipment"),
     "print_labels": ("tqa", True, False, "product"),
     "print_tie_tag": ("tqa", True, True, "product"),

@@ -113,7 +113,9 @@ def test_a_criterion_that_cannot_be_judged_is_refused(criterion, words):
 
 
 def test_a_criterion_that_can_be_judged_passes_its_check():
-    for criterion in (VIABILITY, ENDOTOXIN, STERILITY, RESIDUAL_CD3):
+    picked = Criterion("s", "S", "qualitative", expected_text="negative",
+                       allowed_values=("negative", "positive", "indeterminate"))  # fmt: skip
+    for criterion in (VIABILITY, ENDOTOXIN, picked, RESIDUAL_CD3):
         check_criterion(criterion)
     check_criterion(Criterion("k", "K", lower=5.0, upper=5.0, upper_inclusive=True))
 
@@ -130,10 +132,10 @@ def test_a_criterion_that_can_be_judged_passes_its_check():
         (Criterion("e", "E", unit="EU/mL", upper=5.0, upper_inclusive=True), "≤ 5 EU/mL"),
         (Criterion("c", "C", unit="u", lower=0.5, upper=5.0), "≥ 0.5 and < 5 u"),
         (Criterion("n", "N", lower=3.0), "≥ 3"),
-        (Criterion("c", "C", unit="cells", lower=1e8), "≥ 1 × 10^8 cells"),
+        (Criterion("c", "C", unit="cells", lower=1e8), "≥ 1 × 10⁸ cells"),
         (STERILITY, "Negative"),
         (MYCOPLASMA, "Negative"),
-        (RESIDUAL_CD3, "< 2 × 10^5 cells/kg (checked per recipient at allocation)"),
+        (RESIDUAL_CD3, "< 2 × 10⁵ cells/kg (judged per recipient at allocation)"),
     ],
 )
 def test_criterion_words_as_a_certificate_prints_them(criterion, words):
@@ -150,11 +152,11 @@ def test_criterion_words_as_a_certificate_prints_them(criterion, words):
         (0.5, "0.5"),
         (0.001, "0.001"),
         (99999.0, "99999"),
-        (1e5, "1 × 10^5"),
-        (2e5, "2 × 10^5"),
-        (1.5e9, "1.5 × 10^9"),
-        (-2e5, "-2 × 10^5"),
-        (0.0005, "5 × 10^-4"),
+        (1e5, "1 × 10⁵"),
+        (2e5, "2 × 10⁵"),
+        (1.5e9, "1.5 × 10⁹"),
+        (-2e5, "-2 × 10⁵"),
+        (0.0005, "5 × 10⁻⁴"),
     ],
 )
 def test_number_words_as_people_write_them(value, words):
@@ -162,9 +164,9 @@ def test_number_words_as_people_write_them(value, words):
 
 
 def test_a_value_just_under_a_limit_does_not_print_as_the_limit():
-    # 99 960 000 cells fails "≥ 1 × 10^8": rounded to 3 digits it would read as the limit.
-    assert number_words(99_960_000.0) == "9.996 × 10^7"
-    assert number_words(123_456.0) == "1.23456 × 10^5"
+    # 99 960 000 cells fails "≥ 1 × 10⁸": rounded to 3 digits it would read as the limit.
+    assert number_words(99_960_000.0) == "9.996 × 10⁷"
+    assert number_words(123_456.0) == "1.23456 × 10⁵"
     assert number_words(69.99999) == "69.99999"
 
 

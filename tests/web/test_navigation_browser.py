@@ -25,18 +25,33 @@ HOME, WORKLIST, SCAN, BEDSIDE, CLINIC, QA, RECALLS, OVERVIEW, AUDIT = (
     "lab_overview.overview_page",
     "audit_review.review",
 )
+LABEL_TEMPLATES = "label_templates.templates_page"
+LOOKBACK = "qa_lookback.lookback_page"
+SHIPMENTS = "shipping.shipments_page"
 # Each role's links, in the bar's order: where it works, and nothing it may not open.
 LINKS = {
-    Role.TECHNICIAN: [HOME, WORKLIST, SCAN, CLINIC, QA, RECALLS, OVERVIEW],
-    Role.QA: [HOME, WORKLIST, SCAN, CLINIC, QA, RECALLS, OVERVIEW, AUDIT],
-    Role.NURSE: [HOME, WORKLIST, BEDSIDE, CLINIC],
-    Role.ADMIN: [HOME, WORKLIST, SCAN, CLINIC, QA, RECALLS, OVERVIEW, AUDIT],
+    Role.TECHNICIAN: [HOME, WORKLIST, SCAN, SHIPMENTS, CLINIC, QA, RECALLS, OVERVIEW],
+    Role.QA: [
+        HOME,
+        WORKLIST,
+        SCAN,
+        SHIPMENTS,
+        CLINIC,
+        QA,
+        LABEL_TEMPLATES,
+        RECALLS,
+        LOOKBACK,
+        OVERVIEW,
+        AUDIT,
+    ],
+    Role.NURSE: [HOME, WORKLIST, SHIPMENTS, BEDSIDE, CLINIC],
+    Role.ADMIN: [HOME, WORKLIST, SCAN, SHIPMENTS, CLINIC, QA, RECALLS, LOOKBACK, OVERVIEW, AUDIT],
 }
 # Pages left out of a role's bar because the server refuses them to that role.
 REFUSED = {
-    Role.TECHNICIAN: ["/bedside", "/audit"],
+    Role.TECHNICIAN: ["/bedside", "/audit", "/lookback"],
     Role.QA: ["/bedside"],
-    Role.NURSE: ["/scan", "/qa/recalls", "/overview", "/audit"],
+    Role.NURSE: ["/scan", "/qa/recalls", "/overview", "/audit", "/lookback"],
     Role.ADMIN: ["/bedside"],
 }
 

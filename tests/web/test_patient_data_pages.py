@@ -40,9 +40,14 @@ def fillers(w: World) -> dict[str, list[str]]:
         "/audit/export.pdf": [f"?record_key={w.subject_id}"],
         "/bags/<code>": [w.bag, w.demo_stopped_bag, w.labelled_bag],
         "/clinic/recipients/<subject_id>": [w.subject_id, w.demo_subject_id],
+        "/lookback": ["", f"?recipient={w.subject_id}", f"?lot={w.lot}"],
+        # Two parameters: one value each, in the route's order.
+        "/labels/templates/<purpose>/<int:version>": [("final_product", "2"), ("tie_tag", "1")],
+        "/labels/templates/<purpose>/<int:version>/preview.png": [("tie_tag", "1")],
         "/qa/lots/<lot>": [w.lot],
         "/qa/recalls/<code>": [w.recall],
         "/shipments/<code>": [w.shipment, w.logged_shipment],
+        "/shipments/<code>/live": [w.shipment, w.logged_shipment],
         "/static/<path:filename>": ["css/custody.css", "js/clinic.js"],
     }
 
@@ -70,10 +75,15 @@ def _urls(w: World) -> list[tuple[str, str]]:
     urls = []
     for rule in sorted(_page_rules(w.app)):
         if PARAMETER.search(rule):
-            urls += [(rule, PARAMETER.sub(lambda _, v=v: v, rule)) for v in filled.get(rule, [])]
+            urls += [(rule, _filled(rule, v)) for v in filled.get(rule, [])]
         else:
             urls += [(rule, f"{rule}{query}") for query in filled.get(rule, [""])]
     return urls
+
+
+def _filled(rule: str, values: str | tuple[str, ...]) -> str:
+    given = iter((values,) if isinstance(values, str) else values)
+    return PARAMETER.sub(lambda _: next(given), rule)
 
 
 def _use_case(w: World, rule: str):

@@ -17,6 +17,7 @@ from custody.domain import schedule
 from custody.domain.bedside_checks import MAX_POST_THAW_MINUTES
 from custody.domain.dosing import MAX_DOSE_CELLS
 from custody.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from custody.domain.formatting import exact_number
 from custody.domain.permissions import UseCase, authorise
 from custody.extensions import db
 from custody.models import DoseBasis, DoseLevel, DoseLevelStatus, Recipient, Trial, User
@@ -170,7 +171,8 @@ def add_dose_level(
     ):
         raise ValidationFailed(
             "The dose is a number of viable CAR+ NK cells above 0 and at most "
-            f"{MAX_DOSE_CELLS:.0e} (e.g. 1.2e9 flat, or 1.5e7 per kg).",
+            f"{exact_number(MAX_DOSE_CELLS)} (e.g. 1.2 × 10⁹ flat, sent as 1200000000 or "
+            "1.2e9; or 1.5 × 10⁷ per kg).",
             field="dose_cells",
         )
     if not (isinstance(tolerance_pct, int | float) and 0 <= tolerance_pct < 100):

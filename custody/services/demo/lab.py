@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from custody.config import settings
 from custody.domain import isbt128
+from custody.domain.formatting import cell_count
 from custody.models import (
     BatchMaterial,
     BatchStep,
@@ -155,7 +156,8 @@ def _batch_record(unit: Unit, lot: Lot, started: datetime, filled: datetime) -> 
                 started_at=start,
                 ended_at=start + length,
                 equipment=equipment,
-                observations=f"Viable NK cells {viable:.2e}; viability {rng.uniform(88, 98):.0f} %",
+                observations=f"Viable NK cells {cell_count(viable)}; "
+                f"viability {rng.uniform(88, 98):.0f} %",
                 deviation=name == deviation[0],
                 deviation_reason=deviation[1] if name == deviation[0] else "",
                 recorded_at=start + length + 10 * MIN,

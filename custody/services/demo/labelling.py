@@ -19,9 +19,15 @@ LABELLED = ("corrected", "pending", "awaiting_review")
 REPRINT_REASON = "Label smudged by condensation on removal from the LN2 freezer; unreadable."
 
 
+# A new wording awaiting QA's signature, as a site has one from time to time: until QA approves
+# it, the version before it goes on printing.
+AWAITING_APPROVAL = {("final_product", 2)}
+
+
 def approve_templates(users: dict[str, User]) -> None:
-    """Every shipped template version not yet approved, approved by QA (qa2)."""
-    approved = {(a.purpose, a.version) for a in approvals()}
+    """Every shipped template version not yet approved, approved by QA (qa2), but for the ones
+    left awaiting approval."""
+    approved = {(a.purpose, a.version) for a in approvals()} | AWAITING_APPROVAL
     for key, template in sorted(library().templates.items()):
         if key not in approved:
             record_approval(users["qa2"], template, SPECIFICATION_APPROVED)

@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from custody.documents.certificate import format_cells
 from custody.domain import eligibility, isbt128
 from custody.domain.errors import LabelCannotPrint
+from custody.domain.formatting import cell_count, local_time, utc_time
 from custody.domain.scan_targets import bag_scan_data
-from custody.domain.time_zones import local_time
 from custody.extensions import db
 from custody.labels.catalogue import PURPOSES
 from custody.models import (
@@ -118,11 +117,11 @@ def _bag_values(bag: Bag, zone: ZoneInfo) -> dict[str, str]:
         "product_name": product_name(),
         "lot_number": bag.lot.lot_number,
         "volume": f"{bag.volume_ml:g} mL",
-        "cell_dose": format_cells(bag.viable_car_nk_cells),
-        "total_cells": format_cells(bag.total_cells),
+        "cell_dose": cell_count(bag.viable_car_nk_cells),
+        "total_cells": cell_count(bag.total_cells),
         "dose_level": bag.dose_level.code if bag.dose_level else "",
         "expiry": local_time(expiry, zone) if expiry else "",
-        "expiry_utc": local_time(expiry, ZoneInfo("UTC")) if expiry else "",
+        "expiry_utc": utc_time(expiry) if expiry else "",
         "establishment_name": name,
         "establishment_address": address,
     }

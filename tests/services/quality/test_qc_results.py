@@ -251,15 +251,15 @@ def test_the_lab_qa_and_administrators_enter_results(lot, make, role):
 
 
 def test_residual_t_cells_are_judged_at_allocation_not_at_entry(lot, analyst):
-    # Far above 2 × 10^5 per kg if read as cells/kg: the lot cannot judge it, the recipient can.
+    # Far above 2 × 10⁵ per kg if read as cells/kg: the lot cannot judge it, the recipient can.
     request = ResultRequest("residual_cd3", value_numeric=4.0e6, unit="cells in the bag")
     enter_result(analyst, lot.lot_number, request)
     shown = _test(lot, "residual_cd3")
     assert shown["verdict"] == "at allocation"
     assert shown["result"]["within_spec"] is None
     assert shown["result"]["needs_investigation"] is False
-    assert shown["result"]["value"] == "4 × 10^6 cells in the bag"
-    assert shown["criterion"] == "< 2 × 10^5 cells/kg (checked per recipient at allocation)"
+    assert shown["result"]["value"] == "4 × 10⁶ cells in the bag"
+    assert shown["criterion"] == "< 2 × 10⁵ cells/kg (judged per recipient at allocation)"
     assert "Residual CD3+ T cells" not in " ".join(lot_quality(lot.lot_number)["release_problems"])
 
 
