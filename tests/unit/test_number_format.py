@@ -35,6 +35,8 @@ from custody.domain.formatting import caret_powers, cell_count, exact_number, po
         (-1.86e9, "-1.86 × 10⁹"),  # never a real count, but shown rather than hidden
         (-5, "-5"),
         (1e-5, "1.00 × 10⁻⁵"),  # a negative exponent keeps its raised minus
+        (0.001, "0.001"),  # the smallest number written out
+        (0.000999, "9.99 × 10⁻⁴"),  # just below it: a power of ten
     ],
 )
 def test_a_cell_count_has_three_significant_figures_and_a_raised_power_of_ten(value, words):

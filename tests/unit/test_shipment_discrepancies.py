@@ -53,3 +53,22 @@ def test_the_reason_is_required_and_kept_without_surrounding_blanks():
         assert refused.value.details == {"field": "reason"}
     with pytest.raises(ValidationFailed, match="longer than 2000"):
         checked_reason("x" * 2001)
+
+
+def test_the_refusals_say_what_to_do_in_these_words():
+    """The words a technician reads on the resolve form, written out."""
+    with pytest.raises(ValidationFailed) as refused:
+        outcome_for("unexpected", "confirmed_lost")
+    assert refused.value.message == (
+        "A unexpected bag cannot be resolved as 'confirmed_lost': choose one of "
+        "'returned_to_sender' (returned to sender), 'destroyed' (destroyed)."
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        checked_reason(" ")
+    assert refused.value.message == (
+        "Say why: what was found or done, and on whose word (a resolution needs its reason)."
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        checked_reason("x" * 2001)
+    assert refused.value.message == "The reason is longer than 2000 characters."
+    assert refused.value.details == {"field": "reason"}

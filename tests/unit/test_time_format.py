@@ -50,3 +50,24 @@ def test_seconds_are_shown_when_asked_for():
     moment = datetime(2026, 3, 14, 14, 30, 45, tzinfo=UTC)
     assert local_time(moment, CHICAGO, seconds=True) == "2026-03-14 09:30:45 CDT"
     assert utc_time(moment, seconds=True) == "2026-03-14 14:30:45 UTC"
+
+
+@pytest.fixture
+def server_in_new_york(monkeypatch):
+    """The server's own zone is not UTC: nothing may depend on it."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_naive_moment_is_utc_whatever_the_servers_own_zone(server_in_new_york):
+    naive = datetime(2026, 3, 14, 14, 30)
+    assert local_time(naive, ZoneInfo("America/Chicago")) == "2026-03-14 09:30 CDT"
+    assert utc_time(naive) == "2026-03-14 14:30 UTC"
+    # An aware moment in another zone is still written in UTC, not the server's zone.
+    tokyo = datetime(2026, 3, 14, 23, 30, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert utc_time(tokyo) == "2026-03-14 14:30 UTC"
