@@ -23,7 +23,6 @@ from custody.services.bags import shipment_queries
 from custody.services.bags.handoff_signature import HANDOFF_MEANING
 from custody.services.bags.lookup import shipment_by_code
 from custody.services.bags.shipping import DEFAULT_STORAGE_LIMIT_C
-from custody.web.local_time import moment, site_zone
 from custody.web.shipment_offers import offers, resolution_offer
 from custody.web.temperature_chart import build_chart
 
@@ -46,7 +45,6 @@ def shipments_page():
     if status and status not in STATUS_WORDS:
         problem = f"There is no shipment status {status[:40]!r}: showing every shipment."
         status = ""
-    zone = site_zone()
     rows = shipment_queries.list_shipments(status or None, limit=MAX_LISTED)
     return render_template(
         "shipping/shipments.html",
@@ -54,7 +52,6 @@ def shipments_page():
         status=status,
         statuses=STATUS_WORDS,
         problem=problem,
-        at=lambda value: moment(value, zone),
         can_create=may(UseCase.CREATE_SHIPMENT),
         create_refusal=_only(UseCase.CREATE_SHIPMENT, "create a shipment"),
         max_listed=MAX_LISTED,
@@ -105,14 +102,12 @@ def _context(code: str) -> dict:
         raise NotFound(f"No shipment {code[:40]!r} is known here.", shipment=code[:40])
     detail = shipment_queries.shipment_detail(code)
     shipment = detail["shipment"]
-    zone = site_zone()
     return {
         "d": detail,
         "s": shipment,
         "report": detail["temperatures"],
         "offers": offers(shipment),
         "discrepancies": _discrepancies(shipment, detail["discrepancies"]),
-        "at": lambda value: moment(value, zone),
         "outcome_words": {o.value: w for o, w in OUTCOME_WORDS.items()},
         "handoff_meaning": HANDOFF_MEANING,
     }
