@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import exists, select
 
-from custody.domain.release_rules import result_problems
 from custody.domain.scan_targets import bag_scan_data
 from custody.domain.wristband import wristband_data
 from custody.extensions import db
@@ -24,18 +23,16 @@ from custody.models import (
     Disposition,
     Infusion,
     Lot,
-    QcResult,
     Role,
     User,
 )
 from custody.models.base import utcnow
 from custody.services.bags.lookup import location_path
-from custody.services.bags.queries import lot_determinations
 from custody.services.bags.recall_status import active_recall_codes
-from custody.services.bags.release_status import current_results, release_holds
+from custody.services.bags.release_status import release_holds
 from custody.services.core.facility import site_zone
 from custody.services.demo.scenario import DEMO_ACCOUNTS, DEMO_PASSWORD
-from custody.services.quality.lot_quality import criteria_of, readings_of
+from custody.services.quality.release_blockers import disposition_blockers
 
 
 @dataclass(frozen=True)
@@ -104,32 +101,26 @@ def _station_walk() -> StationWalk | None:
 
 
 def _release_walk() -> ReleaseWalk | None:
-    """A quarantined lot with every result in and within specification, and a QA account
-    that entered none of its results (a different QA person signs)."""
+    """A quarantined lot a demo QA account may release now: the release service's own
+    blockers (`disposition_blockers`) leave nothing but what the dialog itself asks."""
     lots = db.session.scalars(
         select(Lot).where(Lot.disposition == Disposition.QUARANTINE).order_by(Lot.lot_number)
     )
+    signers = _qa_accounts()
     for lot in lots:
-        results = current_results(lot)
-        criteria = criteria_of(lot)
-        if not lot.bags or not criteria or active_recall_codes(lot.id):
-            continue
-        if result_problems(criteria, readings_of(results), []):
-            continue
-        signer = _qa_signer(results)
-        determination = lot_determinations({lot.id})[lot.id]
-        if signer and determination != "pending":
-            return ReleaseWalk(lot.lot_number, signer, determination != "eligible")
+        for signer in signers:
+            blockers = disposition_blockers(lot, "release", signer)
+            if not any(not b.in_dialog for b in blockers):
+                statements = any(b.code == "statements" for b in blockers)
+                return ReleaseWalk(lot.lot_number, signer.username, statements)
     return None
 
 
-def _qa_signer(results: list[QcResult]) -> str | None:
-    entered = {r.entered_by_id for r in results}
-    for username, role, _ in DEMO_ACCOUNTS:
-        user = db.session.scalar(select(User).where(User.username == username))
-        if role == Role.QA and user is not None and user.id not in entered and user.is_active:
-            return username
-    return None
+def _qa_accounts() -> list[User]:
+    usernames = [username for username, role, _ in DEMO_ACCOUNTS if role == Role.QA]
+    users = db.session.scalars(select(User).where(User.username.in_(usernames))).all()
+    by_name = {u.username: u for u in users if u.is_active}
+    return [by_name[name] for name in usernames if name in by_name]
 
 
 def _bedside_walk() -> BedsideWalk | None:
