@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from custody.config import settings
+from custody.database import begin_use_case, end_use_case
 from custody.domain.errors import AuthenticationFailed
 from custody.domain.permissions import UseCase, allows, authorise, permission
 from custody.extensions import csrf, login_manager
@@ -28,6 +29,9 @@ SESSION_KEY = "session_key"
 
 
 def init_app(app: Flask) -> None:
+    # First of the request's hooks: nothing may touch the database before its mode is chosen.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_use_case)
+    app.teardown_request(_end_use_case)
     login_manager.login_view = "web.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
@@ -36,6 +40,23 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["session_idle_seconds"] = _idle_seconds
     app.jinja_env.globals["password_change_due"] = _password_change_due
     app.jinja_env.globals["locked_accounts_notice"] = _locked_accounts_notice
+
+
+def _begin_use_case() -> None:
+    """Begin the request's unit of work as its use case needs: a view whose use case only reads
+    (the permissions table's `writes`) reads a snapshot and never waits for a writer; anything
+    else, a view without a use case included, may write. Chosen by use case, not by method:
+    the first GET of a label PDF issues the label."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    use_case = getattr(view, "use_case", None)
+    writes = use_case is None or permission(use_case).writes
+    g.use_case_token = begin_use_case(writes)
+
+
+def _end_use_case(error: BaseException | None = None) -> None:
+    token = g.pop("use_case_token", None)
+    if token is not None:
+        end_use_case(token)
 
 
 def _password_change_due() -> bool:

@@ -3,12 +3,23 @@ check that a database is reachable and migrated before the server starts.
 
 - foreign keys on (SQLite leaves them off by default);
 - WAL, so readers never block the writer;
-- every transaction begins IMMEDIATE: a transaction that reads and then writes can otherwise
-  fail with "database is locked" when another writer got in between, and a scan must either
-  wait its turn or win, never fail at random.
+- a transaction begins as its use case needs (the permissions table says which use cases
+  write): one that writes begins IMMEDIATE, since a transaction that reads and then writes can
+  otherwise fail with "database is locked" when another writer got in between, and a scan must
+  either wait its turn or win, never fail at random; one that only reads begins DEFERRED and
+  reads its WAL snapshot, so a bag page never queues behind a scan, nor a scan behind an export.
+
+A read transaction must never write: SQLite cannot upgrade a snapshot another writer has moved
+past (SQLITE_BUSY at once, whatever the timeout), so a write inside a read use case is refused
+as the programming error it is (ReadOnlyUseCaseWrote). Bookkeeping that a read may owe (a
+session's last-seen time) is written in a transaction of its own (`own_write_transaction`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -17,6 +28,52 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from custody.config import MIGRATIONS
+
+# Whether the current unit of work may write. Anything that has not said otherwise (the CLI,
+# a service called directly) writes: the safe default, since IMMEDIATE only ever waits.
+_writes: ContextVar[bool] = ContextVar("custody_transaction_writes", default=True)
+
+_WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class ReadOnlyUseCaseWrote(RuntimeError):
+    """A use case the permissions table says only reads tried to write: a defect in the code,
+    never the user's doing (its transaction began DEFERRED, and could not safely write)."""
+
+
+def begin_use_case(writes: bool):
+    """Say whether the unit of work starting now writes; returns the token `end_use_case`
+    takes back. Set before its first statement: the mode is chosen when a transaction begins."""
+    return _writes.set(writes)
+
+
+def end_use_case(token) -> None:
+    _writes.reset(token)
+
+
+def use_case_writes() -> bool:
+    return _writes.get()
+
+
+@contextmanager
+def own_write_transaction(session) -> Iterator[None]:
+    """Write bookkeeping from a read use case in a short IMMEDIATE transaction of its own.
+
+    The read so far is ended first (a snapshot is never upgraded to a write); what follows the
+    block reads a new snapshot, which includes the bookkeeping just committed.
+    """
+    session.commit()
+    token = _writes.set(True)
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _writes.reset(token)
+        # What was read before the block came from an older snapshot: read it again if needed.
+        session.expire_all()
 
 
 def configure_engine(engine: Engine, audit_shards: int) -> None:
@@ -36,7 +93,14 @@ def configure_engine(engine: Engine, audit_shards: int) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _writes.get() else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes_in_reads(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not _writes.get() and statement.lstrip()[:7].upper().startswith(_WRITE_STATEMENTS):
+            raise ReadOnlyUseCaseWrote(
+                f"a use case that only reads tried to write: {statement.split(None, 3)[:3]}"
+            )
 
 
 class DatabaseNotReady(Exception):

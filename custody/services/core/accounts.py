@@ -16,10 +16,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
 
 from custody.config import settings
+from custody.database import own_write_transaction
 from custody.domain.errors import (
     AccountLocked,
     AuthenticationFailed,
@@ -286,18 +288,21 @@ def user_for_token(token: str, now: datetime | None = None) -> User | None:
     """The user of a live token: not revoked, not expired, its account neither locked nor
     retired. Its last use is bookkeeping, written at most once a minute and not audited."""
     now = now or utcnow()
+    # One query for the token and its user: every API request asks it.
     row = db.session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.is_active:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_BOOKKEEPING_EVERY:
-        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        db.session.commit()
+        with own_write_transaction(db.session):
+            db.session.execute(
+                update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+            )
     return row.user
 
 

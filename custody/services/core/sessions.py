@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from custody.config import settings
+from custody.database import own_write_transaction
 from custody.domain.errors import ValidationFailed
 from custody.extensions import db
 from custody.models.accounts import User, UserSession
@@ -87,10 +88,10 @@ def _why_over(row: UserSession, now: datetime) -> str | None:
 
 def _seen(session_id: int, now: datetime) -> None:
     # A plain UPDATE, not an ORM change: bookkeeping is no regulated act and writes no entry.
-    db.session.execute(
-        update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
-    )
-    db.session.commit()
+    with own_write_transaction(db.session):
+        db.session.execute(
+            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+        )
 
 
 def keep_alive(key: str | None) -> None:
@@ -156,9 +157,9 @@ def open_sessions(username: str | None = None) -> list[dict]:
 
 
 def _end(row: UserSession, actor: str, reason: str, now: datetime) -> None:
-    with acting_as(actor, reason=reason):
+    # Also from a read (a page found the session idle): a write of its own, never an upgrade.
+    with acting_as(actor, reason=reason), own_write_transaction(db.session):
         row.ended_at, row.end_reason = now, reason
-        db.session.commit()
 
 
 def _digest(key: str) -> str:
