@@ -7,7 +7,10 @@ from flask_wtf import CSRFProtect
 
 from custody.models.base import Base
 
-db = SQLAlchemy(model_class=Base)
+# A request's reply is built from what it just wrote, not reloaded after the commit: each
+# request has a session of its own, so nothing outlives the request it was read in. A rollback
+# still expires everything (a retry reads afresh), and so does a bookkeeping write's commit.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

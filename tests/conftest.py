@@ -175,12 +175,17 @@ class IsolatedClient(FlaskClient):
     The test's own app context stays pushed for the test body; reusing it for requests would
     carry `g` (the authenticated caller) and the database session from one request into the
     next. The test's transaction is committed first, so the request never waits on a lock
-    the test itself holds (SQLite transactions here begin IMMEDIATE).
+    the test itself holds (the test's own transactions begin IMMEDIATE), and what the test
+    holds is expired after it (sessions keep what they read across a commit).
     """
 
     def open(self, *args, **kwargs):
         db.session.commit()
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        try:
+            return contextvars.Context().run(super().open, *args, **kwargs)
+        finally:
+            # What the test holds is read again after the request, as a new request would.
+            db.session.expire_all()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, json
 from flask_smorest import Api
 
 from custody.extensions import csrf
@@ -16,6 +16,15 @@ class CustodyApi(Api):
 
     def _register_error_handlers(self):
         pass
+
+    def _openapi_json(self):
+        """The OpenAPI document, built once: it changes only with the code (every blueprint is
+        registered before the first request), and building it costs more than most requests."""
+        if self._openapi_text is None:
+            self._openapi_text = json.dumps(self.spec.to_dict(), indent=2, sort_keys=False)
+        return current_app.response_class(self._openapi_text, mimetype="application/json")
+
+    _openapi_text: str | None = None
 
 
 def register_api(app: Flask) -> None:

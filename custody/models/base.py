@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase, registry
 
 NAMING_CONVENTION = {
@@ -75,3 +75,31 @@ class Base(DeclarativeBase):
     # A human-meaningful identifier shown in the audit trail ("which record"); models override.
     def audit_key(self) -> str | None:
         return None
+
+
+def _hold_enum_members(mapper, class_) -> None:
+    """An enum column holds its member from the moment it is set ("released" becomes
+    LotDisposition.RELEASED), as it would read back: sessions keep what they hold across a
+    commit, so nothing else would turn the text into the member. A value that is no member is
+    left as it is, for the database's CHECK to refuse at the flush as before."""
+    for prop in mapper.column_attrs:
+        column_type = prop.columns[0].type
+        if isinstance(column_type, Enum) and column_type.enum_class is not None:
+            event.listen(
+                getattr(class_, prop.key), "set", _member_of(column_type.enum_class), retval=True
+            )
+
+
+def _member_of(enum_class: type[enum.Enum]):
+    def as_member(target, value, oldvalue, initiator):
+        if isinstance(value, str) and not isinstance(value, enum_class):
+            try:
+                return enum_class(value)
+            except ValueError:
+                return value
+        return value
+
+    return as_member
+
+
+event.listen(Base, "mapper_configured", _hold_enum_members, propagate=True)
