@@ -5,8 +5,8 @@ from flask import Response
 from custody.api.parsing import ApiBlueprint
 from custody.auth import api_user, requires
 from custody.domain.permissions import UseCase
-from custody.schemas.bags import BagDetailOut, BagListOut, BagQuery
-from custody.services.bags.queries import bag_detail, list_bags
+from custody.schemas.bags import BagDetailOut, BagHistoryOut, BagHistoryQuery, BagListOut, BagQuery
+from custody.services.bags.queries import bag_detail, bag_history, list_bags
 from custody.services.traceability.timeline import custody_report as custody_report_pdf
 
 PREFIX = "/bags"
@@ -26,6 +26,16 @@ def index(query):
 @blp.response(200, BagDetailOut)
 def show(code):
     return bag_detail(code)
+
+
+@blp.get("/<code>/history")
+@requires(UseCase.READ_RECORDS)
+@blp.arguments(BagHistoryQuery, location="query")
+@blp.response(200, BagHistoryOut)
+def history(query, code):
+    """The bag's custody events a page at a time, going back: from the newest (no `before`) or
+    from a cursor a bag read (`history_next`) or an earlier page (`next`) gave."""
+    return bag_history(code, query.get("before"), query["limit"])
 
 
 @blp.get("/<code>/custody-report.pdf")

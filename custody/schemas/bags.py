@@ -56,7 +56,37 @@ class BagOut(Schema):
 class BagDetailOut(BagOut):
     location = fields.String()
     parent = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(CustodyEventOut))
+    history = fields.List(
+        fields.Nested(CustodyEventOut),
+        metadata={
+            "description": "the newest custody events (at most 50), in the order they happened"
+        },
+    )
+    history_next = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "cursor for the events before these: GET /bags/<code>/history"
+            "?before=<cursor>; null when `history` reaches the bag's first event"
+        },
+    )
+
+
+class BagHistoryQuery(Schema):
+    before = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "a cursor from `history_next` or a page's `next`"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class BagHistoryOut(Schema):
+    items = fields.List(
+        fields.Nested(CustodyEventOut), metadata={"description": "in the order they happened"}
+    )
+    next = fields.String(
+        allow_none=True,
+        metadata={"description": "cursor for the events before these; null at the first event"},
+    )
 
 
 class BagListOut(Schema):

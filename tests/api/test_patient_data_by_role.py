@@ -66,6 +66,7 @@ def fillers(w: World) -> dict[str, list[str]]:
         "/bags": ["", f"?lot={lot}"],
         "/bags/<code>": [bag, w.demo_stopped_bag],
         "/bags/<code>/custody-report.pdf": [bag, w.demo_stopped_bag],
+        "/bags/<code>/history": [bag, w.demo_stopped_bag],
         "/bags/<code>/label.pdf": [w.labelled_bag],
         "/bags/<code>/label.zpl": [w.labelled_bag],
         "/bags/<code>/tie-tag.pdf": [bag],

@@ -46,8 +46,10 @@ def bag_from_scan(raw: str, *, lock: bool = False) -> tuple[Bag, ScanTarget]:
     return bag_by_code(target.bag_code, lock=lock), target
 
 
-def bag_by_code(code: str, *, lock: bool = False) -> Bag:
-    query = select(Bag).where(Bag.code == code)
+def bag_by_code(code: str, *, lock: bool = False, load: tuple = ()) -> Bag:
+    """The bag named `code` (NotFound, saying what to do, if none); `load`: loader options
+    for what the caller reads next, so it comes in the same query."""
+    query = select(Bag).where(Bag.code == code).options(*load)
     if lock:
         # Row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers. Either
         # way the second of two racing scans reads the state the first one left.

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from custody.domain import bag_lifecycle, eligibility, isbt128
-from custody.domain.errors import NotFound
+from custody.domain.errors import NotFound, ValidationFailed
 from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
 from custody.models import (
@@ -45,15 +45,78 @@ def list_bags(
     return [bag_summary(b, recipients.get(b.id), determinations[b.lot_id]) for b in bags]
 
 
-def bag_detail(code: str) -> dict[str, Any]:
-    bag = bag_by_code(code)
+# How many of a bag's custody events one read returns: the newest, with a cursor for the
+# rest, so a bag read costs the same whether the bag has ten events or ten thousand.
+HISTORY_PAGE = 50
+HISTORY_PAGE_MAX = 500
+
+
+def bag_detail(code: str, history_limit: int = HISTORY_PAGE) -> dict[str, Any]:
+    """A bag, where it is, and its newest `history_limit` custody events in the order they
+    happened; `history_next` is the cursor for the events before them (None: none are)."""
+    bag = bag_by_code(code, load=_DETAIL_LOAD)
     summary = bag_summary(
         bag, _recipients_of([bag.id]).get(bag.id), lot_determinations({bag.lot_id})[bag.lot_id]
     )
     summary["location"] = whereabouts(bag)
-    summary["history"] = [event_summary(e) for e in history(bag)]
+    summary["history"], summary["history_next"] = history_page(bag, history_limit)
     summary["parent"] = bag.parent.code if bag.parent else None
     return summary
+
+
+_DETAIL_LOAD = (
+    joinedload(Bag.lot),
+    joinedload(Bag.dose_level),
+    joinedload(Bag.storage_position),
+    joinedload(Bag.parent),
+)
+
+
+def bag_history(code: str, before: str | None, limit: int) -> dict[str, Any]:
+    """A page of the bag's custody events before the cursor `before` (None: the newest),
+    oldest first, and the cursor for the page before it."""
+    items, older = history_page(bag_by_code(code), limit, before)
+    return {"items": items, "next": older}
+
+
+def history_page(
+    bag: Bag, limit: int, before: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The `limit` events of `bag` just before the cursor (the newest if None), in the order
+    they happened, and the cursor naming the oldest of them if older events remain."""
+    query = (
+        select(CustodyEvent)
+        .where(CustodyEvent.bag_id == bag.id)
+        .options(
+            joinedload(CustodyEvent.actor),
+            joinedload(CustodyEvent.location),
+            joinedload(CustodyEvent.shipment),
+        )
+        .order_by(CustodyEvent.occurred_at.desc(), CustodyEvent.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        anchor = _history_anchor(bag, before)
+        query = query.where(
+            tuple_(CustodyEvent.occurred_at, CustodyEvent.id)
+            < tuple_(literal(anchor.occurred_at), literal(anchor.id))
+        )
+    events = db.session.scalars(query).all()
+    page = events[:limit]
+    older = str(page[-1].id) if len(events) > limit else None
+    return [event_summary(e) for e in reversed(page)], older
+
+
+def _history_anchor(bag: Bag, cursor: str) -> CustodyEvent:
+    event_id = int(cursor) if cursor.isdigit() and len(cursor) < 12 else None
+    event = db.session.get(CustodyEvent, event_id) if event_id else None
+    if event is None or event.bag_id != bag.id:
+        raise ValidationFailed(
+            f"'{cursor[:40]}' is not a history cursor of bag {bag.code}. Start from the bag's "
+            "newest events (GET the bag) and follow each page's cursor.",
+            field="before",
+        )
+    return event
 
 
 def bag_summary(bag: Bag, recipient: str | None, determination: str) -> dict[str, Any]:
@@ -79,19 +142,6 @@ def bag_summary(bag: Bag, recipient: str | None, determination: str) -> dict[str
         "allowed_actions": bag_lifecycle.allowed_actions(situation(bag)),
         "version": bag.version,
     }
-
-
-def history(bag: Bag) -> list[CustodyEvent]:
-    return db.session.scalars(
-        select(CustodyEvent)
-        .where(CustodyEvent.bag_id == bag.id)
-        .options(
-            joinedload(CustodyEvent.actor),
-            joinedload(CustodyEvent.location),
-            joinedload(CustodyEvent.shipment),
-        )
-        .order_by(CustodyEvent.occurred_at, CustodyEvent.id)
-    ).all()
 
 
 def event_summary(event: CustodyEvent) -> dict[str, Any]:
