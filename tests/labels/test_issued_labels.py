@@ -9,8 +9,10 @@ offset, so an expiry encoded in the wrong zone cannot pass by accident.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +20,10 @@ import pytest
 from custody.config import settings
 from custody.domain import eligibility
 from custody.domain.isbt128 import eye_readable_din, type3_flags
+from custody.extensions import db
 from custody.labels.catalogue import PURPOSES, QUARANTINE_STATEMENT
+from custody.models import LabelPrint
+from custody.services.bags.storage import LocationRequest, create_location
 from tests.conftest import change_settings
 from tests.labels.label_reading import decode, normalise, page_texts, rasterise
 
@@ -130,6 +135,83 @@ def test_a_lots_labels_print_a_page_for_each_bag(client, tech, quality, make_lot
         assert lookup(client, tech, read["din"] + read["product"]) == bag.code
         found.append(bag.code)
     assert sorted(found) == sorted(b.code for b in lot.bags)
+
+
+MAX_STORED_BYTES = 20_000  # a stored label's budget (DESIGN.md): labels are most of a database
+
+
+def stored_label(response) -> LabelPrint:
+    """The label record a print job's response names, as the database holds it."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    label = db.session.get(LabelPrint, int(response.headers["X-Label-Id"]))
+    assert label.pdf == response.data
+    assert label.pdf_sha256 == hashlib.sha256(label.pdf).hexdigest()
+    return label
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_stored_bag_label_is_at_most_20_kb(client, tech, quality, make_lot, state):
+    bag = lot_in(state, quality, make_lot).bags[0]
+    label = stored_label(client.get(f"{API}/bags/{bag.code}/label.pdf", headers=tech))
+    assert label.purpose == PURPOSE.get(state, "quarantine_product")
+    assert len(label.pdf) <= MAX_STORED_BYTES, len(label.pdf)
+    (image,) = rasterise(label.pdf, dpi=300)  # small, and still the whole label
+    assert len(decode(image)) == 4
+    assert eye_readable_din(bag.din) in normalise(page_texts(label.pdf)[0])
+
+
+def tie_tag_url(bag, clinic) -> str:
+    recipient = clinic.recipient(
+        subject_id="CARNK-101-007",
+        hospital_record_number="H-55821",
+        name="Ada Lovelace",
+        birth_date=date(1961, 3, 14),
+        weight_kg=64.0,
+    )
+    clinic.allocate(bag, recipient)
+    return f"{API}/bags/{bag.code}/tie-tag.pdf"
+
+
+def location_url(make) -> str:
+    user = make.user("technician")
+    site = create_location(user, LocationRequest(kind="site", name="Cell therapy lab"))
+    freezer = create_location(user, LocationRequest(kind="freezer", parent=site.code))
+    return f"{API}/locations/{freezer.code}/label.pdf"
+
+
+def other_label_url(purpose: str, lot, make, make_lot, clinic) -> str:
+    """The print job of a `purpose` label: of the lot's donation, its first bag's tie-tag (once
+    allocated), a shipment's shipper or a storage location's label."""
+    if purpose == "collection":
+        return f"{API}/donations/{lot.din}/label.pdf"
+    if purpose == "tie_tag":
+        return tie_tag_url(lot.bags[0], clinic)
+    if purpose == "shipper":
+        return f"{API}/shipments/{make_lot.shipment().code}/label.pdf"
+    return location_url(make)
+
+
+@pytest.mark.parametrize("purpose", ["collection", "tie_tag", "shipper", "storage_position"])
+def test_every_other_stored_label_is_at_most_20_kb(
+    client, make, tech, quality, make_lot, clinic, purpose
+):
+    lot = lot_in("released", quality, make_lot)
+    url = other_label_url(purpose, lot, make, make_lot, clinic)
+    label = stored_label(client.get(url, headers=tech))
+    assert label.purpose == purpose
+    assert len(label.pdf) <= MAX_STORED_BYTES, len(label.pdf)
+
+
+def test_a_reprint_of_the_same_words_is_the_same_bytes(client, make, tech, quality, make_lot):
+    """The same input renders the same bytes, so a label's SHA-256 names what was printed."""
+    bag = lot_in("released", quality, make_lot).bags[0]
+    first = stored_label(client.get(f"{API}/bags/{bag.code}/label.pdf", headers=tech))
+    reason = {"reason": "Label smudged in the freezer"}
+    reprint = client.post(f"{API}/labels/{first.id}/reprint", json=reason, headers=make.auth("qa"))
+    assert reprint.status_code == 201, reprint.get_data(as_text=True)
+    again = db.session.get(LabelPrint, reprint.get_json()["id"])
+    assert (again.action, again.replaces_id, again.values) == ("reprint", first.id, first.values)
+    assert again.pdf == first.pdf and again.pdf_sha256 == first.pdf_sha256
 
 
 # ZPL II mode N Code 128 field data: >: >; >9 start in B, C, A; >5 >6 >7 switch to C, B, A.

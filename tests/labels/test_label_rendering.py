@@ -8,7 +8,12 @@ checked the same way without editing these tests.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -300,6 +305,30 @@ def test_words_that_cannot_fit_even_smaller_stop_the_label(name):
 def test_rendering_is_deterministic(template):
     values = VALUES[template.name]()
     assert render_pdf([(template, values)], "x") == render_pdf([(template, values)], "x")
+
+
+RENDER_EVERY_TEMPLATE = """
+import hashlib
+from tests.labels.test_label_rendering import TEMPLATES, VALUES, render_pdf
+for template in TEMPLATES:
+    pdf = render_pdf([(template, VALUES[template.name]())], "x")
+    print(hashlib.sha256(pdf).hexdigest())
+"""
+
+
+def test_another_process_renders_the_same_bytes():
+    """A stored label's SHA-256 names what was printed only if no process's own state (its
+    hash seed, the fonts it used before) reaches the bytes."""
+    here = [hashlib.sha256(render_pdf([(t, VALUES[t.name]())], "x")).hexdigest() for t in TEMPLATES]
+    there = subprocess.run(
+        [sys.executable, "-c", RENDER_EVERY_TEMPLATE],
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONHASHSEED": "1234"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert there.stdout.split() == here
 
 
 def test_a_long_location_code_widens_the_label_and_still_decodes():
