@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # pytest-xdist workers; the suite is parallel-safe on SQLite and PostgreSQL.
 TEST_WORKERS ?= 2
 
-.PHONY: run test bench mutation lint format clean
+.PHONY: run test bench bench-postgres mutation lint format clean
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ test: $(VENV)/.test-installed
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
+# The HTTP benchmark drives the served tracker and its floors with wrk (Debian's package) at
+# both history sizes, so that it can say whether each figure stays flat between them.
+HTTP_EVENTS ?= 1000,1000000
+BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432
+WRK := command -v wrk >/dev/null || apt-get install -y -qq wrk \
+	|| { apt-get update -qq && apt-get install -y -qq wrk; }
+
 # Benchmarks measure the DESIGN.md budgets; they are not part of `make test`.
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.audit_verify --entries $(or $(ENTRIES),1000000)
@@ -42,6 +49,14 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.label_printing --bags 100 --lots 6
 	$(BIN)/python -m tests.benchmarks.bedside_latency --events $(or $(EVENTS),1000000)
 	$(BIN)/python -m tests.benchmarks.lookback_latency --scale $(or $(SCALE),100)
+	$(WRK)
+	$(BIN)/python -m tests.benchmarks.http_load --events $(HTTP_EVENTS)
+
+# The HTTP benchmark's table on PostgreSQL: BENCH_POSTGRES names a server on which it makes,
+# and afterwards drops, a database of its own for each history size.
+bench-postgres: $(VENV)/.test-installed
+	$(WRK)
+	$(BIN)/python -m tests.benchmarks.http_load --events $(HTTP_EVENTS) --postgres $(BENCH_POSTGRES)
 
 # Mutation testing of custody/domain/ against tests/unit (not part of `make test`): every module
 # must kill at least 90 % of its mutants. A fresh run each time, so no result comes from a cache.

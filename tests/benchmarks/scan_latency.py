@@ -28,7 +28,9 @@ BATCH = 50_000
 
 def build(events: int) -> tuple[str, list[str], list[str]]:
     """Quarantined bags with `events` custody events of history: token, bag codes, positions."""
-    user = accounts.create_user("system:bench", "bench", "Bench Tech", "technician", "bench-pw-123")
+    user = accounts.create_user(
+        "system:bench", "bench", "Bench Tech", "technician", "correct horse battery"
+    )
     token = accounts.issue_token("system:bench", "bench")
     with acting_as("system:bench", reason="benchmark setup"):
         donor = Donor(
