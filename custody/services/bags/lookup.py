@@ -143,11 +143,15 @@ def last_event(bag: Bag) -> CustodyEvent | None:
     )
 
 
-def whereabouts(bag: Bag) -> str:
-    """Where the bag is, in words: its storage position, its shipment, or where it was last seen."""
+_UNREAD = object()
+
+
+def whereabouts(bag: Bag, newest: CustodyEvent | None = _UNREAD) -> str:
+    """Where the bag is, in words: its storage position, its shipment, or where it was last
+    seen (`newest`: its last custody event, when the caller has read it already)."""
     if bag.storage_position is not None:
         return location_path(bag.storage_position)
-    event = last_event(bag)
+    event = last_event(bag) if newest is _UNREAD else newest
     if event is None:
         return "Not yet scanned"
     if event.shipment is not None and bag.status.value in ("shipped", "received"):

@@ -58,8 +58,9 @@ def bag_detail(code: str, history_limit: int = HISTORY_PAGE) -> dict[str, Any]:
     summary = bag_summary(
         bag, _recipients_of([bag.id]).get(bag.id), lot_determinations({bag.lot_id})[bag.lot_id]
     )
-    summary["location"] = whereabouts(bag)
-    summary["history"], summary["history_next"] = history_page(bag, history_limit)
+    events, summary["history_next"] = history_page(bag, history_limit)
+    summary["history"] = [event_summary(e) for e in events]
+    summary["location"] = whereabouts(bag, events[-1] if events else None)
     summary["parent"] = bag.parent.code if bag.parent else None
     return summary
 
@@ -75,13 +76,13 @@ _DETAIL_LOAD = (
 def bag_history(code: str, before: str | None, limit: int) -> dict[str, Any]:
     """A page of the bag's custody events before the cursor `before` (None: the newest),
     oldest first, and the cursor for the page before it."""
-    items, older = history_page(bag_by_code(code), limit, before)
-    return {"items": items, "next": older}
+    events, older = history_page(bag_by_code(code), limit, before)
+    return {"items": [event_summary(e) for e in events], "next": older}
 
 
 def history_page(
     bag: Bag, limit: int, before: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[CustodyEvent], str | None]:
     """The `limit` events of `bag` just before the cursor (the newest if None), in the order
     they happened, and the cursor naming the oldest of them if older events remain."""
     query = (
@@ -104,7 +105,7 @@ def history_page(
     events = db.session.scalars(query).all()
     page = events[:limit]
     older = str(page[-1].id) if len(events) > limit else None
-    return [event_summary(e) for e in reversed(page)], older
+    return page[::-1], older
 
 
 def _history_anchor(bag: Bag, cursor: str) -> CustodyEvent:

@@ -309,14 +309,18 @@ def _append(conn, actor: Actor, changes: list, shards: int) -> None:
 
 
 def _lock_head(conn, shard: int) -> tuple[int, str]:
+    """The shard's head (seq, hash), locked until the transaction ends. The head row exists
+    after a shard's first entry, so the usual cost is one locking read; a missing head is
+    created (racing writers create it once) and read again."""
     heads = AuditChainHead.__table__
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(
-        dialect_insert(heads)
-        .values(shard=shard, seq=0, hash=GENESIS_HASH)
-        .on_conflict_do_nothing(index_elements=["shard"])
-    )
-    row = conn.execute(
-        select(heads.c.seq, heads.c.hash).where(heads.c.shard == shard).with_for_update()
-    ).one()
+    locked = select(heads.c.seq, heads.c.hash).where(heads.c.shard == shard).with_for_update()
+    row = conn.execute(locked).one_or_none()
+    if row is None:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(
+            dialect_insert(heads)
+            .values(shard=shard, seq=0, hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["shard"])
+        )
+        row = conn.execute(locked).one()
     return row.seq, row.hash
