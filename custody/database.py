@@ -76,6 +76,12 @@ def own_write_transaction(session) -> Iterator[None]:
         session.expire_all()
 
 
+def end_snapshot(session) -> None:
+    """End a read's transaction once it has read all it needs, before slow work (an export's
+    rendering): an open snapshot would hold back the WAL's checkpoint for as long."""
+    session.commit()
+
+
 def configure_engine(engine: Engine, audit_shards: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record) -> None:
