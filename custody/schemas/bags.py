@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from custody.domain.bag_lifecycle import ACTIONS
 from custody.models import BagStatus, Disposition
+from custody.schemas.common import PlainRecords
 from custody.schemas.quality import DecisionOut
 
 MAX_SCAN = 500
@@ -56,8 +57,8 @@ class BagOut(Schema):
 class BagDetailOut(BagOut):
     location = fields.String()
     parent = fields.String(allow_none=True)
-    history = fields.List(
-        fields.Nested(CustodyEventOut),
+    history = PlainRecords(
+        CustodyEventOut,
         metadata={
             "description": "the newest custody events (at most 50), in the order they happened"
         },
@@ -80,9 +81,7 @@ class BagHistoryQuery(Schema):
 
 
 class BagHistoryOut(Schema):
-    items = fields.List(
-        fields.Nested(CustodyEventOut), metadata={"description": "in the order they happened"}
-    )
+    items = PlainRecords(CustodyEventOut, metadata={"description": "in the order they happened"})
     next = fields.String(
         allow_none=True,
         metadata={"description": "cursor for the events before these; null at the first event"},

@@ -3,6 +3,16 @@ endpoint pages back to the first event, each event exactly once, in the order th
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from custody.schemas.bags import CustodyEventOut
+from custody.schemas.common import PlainRecords
+from custody.schemas.recipients import RecipientOut
+from custody.services.bags.lookup import bag_by_code
+from custody.services.bags.queries import event_summary, history_page
+
 HISTORY_PAGE = 50  # CONTRACT: a bag read carries at most this many events
 
 
@@ -91,3 +101,21 @@ def test_a_cursor_that_is_not_this_bags_is_refused_saying_where_to_start(client,
         assert "Start from the bag's newest events" in message
     too_many = client.get(f"/api/v1/bags/{first.code}/history?limit=501", headers=headers)
     assert too_many.status_code == 422
+
+
+def test_the_history_reads_as_marshmallow_would_write_it(client, make, make_lot):
+    """The bag read writes its events without marshmallow's work per field: the same JSON."""
+    headers = make.auth("technician")
+    bag = make_lot(bags=1).bags[0]
+    (position,) = make_lot.positions(1)
+    _scan_back_and_forth(client, headers, bag, position, 2)
+    answered = client.get(f"/api/v1/bags/{bag.code}", headers=headers).get_json()["history"]
+    events, _ = history_page(bag_by_code(bag.code), HISTORY_PAGE)
+    by_marshmallow = CustodyEventOut(many=True).dump([event_summary(e) for e in events])
+    assert answered == json.loads(json.dumps(by_marshmallow))
+    assert answered[0]["occurred_at"].endswith("+00:00") and answered[0]["location_path"]
+
+
+def test_records_that_marshmallow_must_transform_are_refused_the_plain_way():
+    with pytest.raises(TypeError, match="transforms what it dumps"):
+        PlainRecords(RecipientOut)
