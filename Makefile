@@ -49,6 +49,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.label_printing --bags 100 --lots 6
 	$(BIN)/python -m tests.benchmarks.bedside_latency --events $(or $(EVENTS),1000000)
 	$(BIN)/python -m tests.benchmarks.lookback_latency --scale $(or $(SCALE),100)
+	$(BIN)/python -m tests.benchmarks.demo_scale --scale $(or $(SCALE),100)
 	$(WRK)
 	$(BIN)/python -m tests.benchmarks.http_load --events $(HTTP_EVENTS)
 

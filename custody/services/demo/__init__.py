@@ -24,7 +24,8 @@ services do).
 
 The work is split by side: `scenario` holds the tables, `storage` the freezer, `lab` donors to
 batch records, `journeys` each bag's path and shipment, `clinic` recipients to infusions,
-`quality` results, signatures, certificates and the alert; `summary` counts what was loaded.
+`quality` results, signatures, certificates and the alert, `labelling` the labels printed and
+applied; `summary` counts what was loaded.
 """
 
 from __future__ import annotations
@@ -97,10 +98,11 @@ def load_demo(scale: int = 1, seed: int = 1) -> DemoSummary:
         pdc = settings().product_description_code
         specification = quality.approved_specification(users, pdc)
         labelling.approve_templates(users)
+        templates = labelling.Templates()
         for number in range(scale):
             unit = Unit(rng, number, users, trial, specification=specification)
             build_storage(unit, site)
-            _build(unit, shipments)
+            _build(unit, shipments, templates)
             db.session.commit()
     return summary()
 
@@ -161,7 +163,7 @@ def _shipment_numbers():
         yield f"SHP-2026-{number:04d}"
 
 
-def _build(unit: Unit, shipment_codes) -> None:
+def _build(unit: Unit, shipment_codes, templates: labelling.Templates) -> None:
     """Donors, collections and lots of one unit, their bags' journeys, the clinic side, then
     QC and QA (last: the alert must find every allocation and infusion already there)."""
     lots = lab.lots(unit)
@@ -170,7 +172,7 @@ def _build(unit: Unit, shipment_codes) -> None:
     db.session.flush()
     clinic.finish(unit)
     quality.review(unit, lots)
-    labelling.label_lots(unit, lots)
+    labelling.label_lots(unit, lots, templates)
 
 
 def summary() -> DemoSummary:

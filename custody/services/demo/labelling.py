@@ -1,22 +1,44 @@
 """Labels as a lab would have printed them: template versions approved by QA before the first
 print, each lot's bags labelled in quarantine, relabelled after release (the quarantine labels
 voided as superseded), labels applied, a smudged label reprinted, and tie-tags for bags already
-allocated. Rendered by the same services and templates as any print, so their bytes decode."""
+allocated.
+
+What each label says comes from the label service's own contents (`labelling.contents`), the
+template it prints with from `printable_template`, and its bytes from the same renderers an
+issue uses, so their bytes decode. Like the demo's other rows, each label is built in its final
+state (printed, applied, perhaps voided, at the demo's times) and written in bulk, so the audit
+trail records it once; the label service would write it, then update it at each step.
+"""
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
 from custody.extensions import db
-from custody.models import Allocation, LabelStatus, Lot, User
+from custody.labels.pdf import render_pdf
+from custody.labels.templates import LabelTemplate
+from custody.labels.zpl import render_zpl
+from custody.models import Allocation, LabelPrint, LabelStatus, Lot, User
 from custody.services.demo.scenario import DAY, SPECIFICATION_APPROVED, STORIES, Unit
 from custody.services.labelling import contents
-from custody.services.labelling.prints import issue_or_reuse, replace_with_reprint
-from custody.services.labelling.templates import approvals, library, record_approval
+from custody.services.labelling.prints import printer_dpmm
+from custody.services.labelling.templates import (
+    approvals,
+    library,
+    printable_template,
+    record_approval,
+)
 
 # The lots of each unit that carry labels, by story (see scenario.STORIES).
 LABELLED = ("corrected", "pending", "awaiting_review")
 REPRINT_REASON = "Label smudged by condensation on removal from the LN2 freezer; unreadable."
+# What the label service records when it voids a label, in its words.
+SUPERSEDED = "superseded by the final product label"
+REPLACED = "replaced by a reprint: {reason}"
 
 
 # A new wording awaiting QA's signature, as a site has one from time to time: until QA approves
@@ -33,7 +55,28 @@ def approve_templates(users: dict[str, User]) -> None:
             record_approval(users["qa2"], template, SPECIFICATION_APPROVED)
 
 
-def label_lots(unit: Unit, lots: list[Lot]) -> None:
+@dataclass
+class Templates:
+    """The template each purpose prints with, asked once for the whole load: its approvals and
+    template files do not change while the demo loads, and reading the files is not free."""
+
+    found: dict[str, LabelTemplate] = field(default_factory=dict)
+
+    def __call__(self, purpose: str) -> LabelTemplate:
+        if purpose not in self.found:
+            self.found[purpose] = printable_template(purpose)
+        return self.found[purpose]
+
+
+def label_lots(unit: Unit, lots: list[Lot], templates: Templates) -> None:
+    # Reading the records a label prints must not write labels half-built (one superseded
+    # but not yet voided): each is written once, in its final state, by the flushes below.
+    with db.session.no_autoflush:
+        _label_lots(unit, lots, templates)
+    db.session.flush()
+
+
+def _label_lots(unit: Unit, lots: list[Lot], templates: Templates) -> None:
     tech, qa = unit.users["tech"], unit.users["qa"]
     by_story = dict(zip(STORIES, lots, strict=False))
     for story in LABELLED:
@@ -41,37 +84,108 @@ def label_lots(unit: Unit, lots: list[Lot]) -> None:
         bags = [b for b in lot.bags if b.status not in contents.NO_LABEL]
         release = contents.LotRelease.of(lot)
         quarantine = contents.LotRelease("quarantine_product", "", release.determination)
-        labels = _print(tech, bags, quarantine, lot.manufactured_at)
+        labels = _print(templates, tech, bags, quarantine, lot.manufactured_at)
         if story != "awaiting_review":
             released = unit.decided[lot.lot_number]
-            superseded, labels = labels, _print(tech, bags, release, released)
+            superseded, labels = labels, _print(templates, tech, bags, release, released)
             for old in superseded:
-                old.voided_at = released
+                _void(old, tech, released, SUPERSEDED)
         if labels and story == "corrected":
-            at = labels[0].printed_at + DAY
-            _applied(replace_with_reprint(qa, labels[0], REPRINT_REASON), tech, at)
-            labels[0].voided_at = at
-        _tie_tags(tech, [b.id for b in bags])
+            _reprint(templates, labels[0], qa, tech, labels[0].printed_at + DAY)
+        _tie_tags(templates, tech, [b.id for b in bags])
 
 
-def _print(tech: User, bags: list, release: contents.LotRelease, at) -> list:
-    return [
-        _applied(issue_or_reuse(tech, contents.bag_label(bag, release)), tech, at) for bag in bags
-    ]
+def _print(templates: Templates, tech: User, bags: list, release, at: datetime) -> list[LabelPrint]:
+    return [_issue(templates, contents.bag_label(bag, release), tech, at) for bag in bags]
 
 
-def _tie_tags(tech: User, bag_ids: list[int]) -> None:
+def _tie_tags(templates: Templates, tech: User, bag_ids: list[int]) -> None:
     allocations = db.session.scalars(
-        select(Allocation).where(Allocation.bag_id.in_(bag_ids), Allocation.active.is_(True))
+        select(Allocation)
+        .where(Allocation.bag_id.in_(bag_ids), Allocation.active.is_(True))
+        .order_by(Allocation.bag_id, Allocation.id)
     ).all()
     for allocation in allocations:
-        _applied(issue_or_reuse(tech, contents.tie_tag(allocation)), tech, allocation.allocated_at)
+        _issue(templates, contents.tie_tag(allocation), tech, allocation.allocated_at)
 
 
-def _applied(label, by: User, at):
-    """Printed and applied at `at` (demo times come from the scenario's epochs, not the clock)."""
-    label.printed_at = at
-    label.status = LabelStatus.APPLIED
-    label.applied_by_id = by.id
-    label.applied_at = at
+def _issue(
+    templates: Templates,
+    content: contents.LabelContent,
+    by: User,
+    at: datetime,
+    *,
+    applied_by: User | None = None,
+    action: str = "print",
+    reason: str = "",
+    replaces: LabelPrint | None = None,
+) -> LabelPrint:
+    """A label printed by `by` and applied at `at` (by `applied_by`, else by `by`): the row an
+    issue writes, then its application (demo times come from the scenario, not the clock)."""
+    template = templates(content.purpose)
+    if replaces is None:
+        pdf, zpl = _render(template, content)
+    else:
+        # A reprint says the very words of the label it replaces, with the same template:
+        # the renderers, being deterministic, would draw the same bytes again.
+        pdf, zpl = replaces.pdf, replaces.zpl
+    label = LabelPrint(
+        purpose=content.purpose,
+        template_version=template.version,
+        template_sha256=template.sha256,
+        subject_type=content.subject_type,
+        subject_key=content.subject_key,
+        bag_id=content.bag_id,
+        lot_id=content.lot_id,
+        action=action,
+        reason=reason,
+        replaces_id=replaces.id if replaces else None,
+        status=LabelStatus.APPLIED,
+        values=content.values,
+        pdf=pdf,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        zpl=zpl,
+        zpl_sha256=hashlib.sha256(zpl).hexdigest(),
+        printed_by_id=by.id,
+        printed_at=at,
+        applied_by_id=(applied_by or by).id,
+        applied_at=at,
+    )
+    db.session.add(label)
     return label
+
+
+def _reprint(templates: Templates, old: LabelPrint, qa: User, tech: User, at: datetime) -> None:
+    """QA reprints a smudged label with the same words; the technician applies the new one.
+
+    The old label is written voided, then the reprint, which names it by id."""
+    content = contents.LabelContent(
+        old.purpose, old.subject_key, old.values, old.bag_id, old.lot_id
+    )
+    _void(old, qa, at, REPLACED.format(reason=REPRINT_REASON))
+    db.session.flush()
+    _issue(
+        templates,
+        content,
+        qa,
+        at,
+        applied_by=tech,
+        action="reprint",
+        reason=REPRINT_REASON,
+        replaces=old,
+    )
+
+
+def _render(template: LabelTemplate, content: contents.LabelContent) -> tuple[bytes, bytes]:
+    """The PDF and ZPL an issue of `content` stores, rendered as the label service does."""
+    page = [(template, content.values)]
+    title = f"{template.title}: {content.subject_type} {content.subject_key}"
+    zpl = render_zpl(page, dpmm=printer_dpmm()).encode("utf-8")
+    return render_pdf(page, title), zpl
+
+
+def _void(label: LabelPrint, by: User, at: datetime, reason: str) -> None:
+    label.status = LabelStatus.VOIDED
+    label.voided_by_id = by.id
+    label.voided_at = at
+    label.void_reason = reason

@@ -20,6 +20,7 @@ from custody.domain.release_rules import content_hash, result_problems
 from custody.extensions import db
 from custody.models import (
     Allocation,
+    AuditEntry,
     Bag,
     BagStatus,
     BatchMaterial,
@@ -417,3 +418,33 @@ def test_labels_were_printed_with_approved_templates_and_decode_to_their_bags(de
     lot = db.session.get(Lot, reprint.lot_id)
     counts = reconciliation(lot.lot_number)["purposes"]["final_product"]
     assert counts["reprints"] == 1 and counts["voided"] == 1 and counts["issued_not_applied"] == 0
+
+
+def test_each_label_is_written_once_as_it_ends_up(demo):
+    """Like the demo's other rows, a label is written in its final state (printed, applied,
+    perhaps voided): the trail holds one entry for it, saying what the label says now."""
+    labels = {str(label.id): label for label in db.session.scalars(select(LabelPrint))}
+    entries = db.session.execute(
+        select(AuditEntry.action, AuditEntry.record_id, AuditEntry.changes).where(
+            AuditEntry.record_type == "label_prints"
+        )
+    ).all()
+    assert sorted(e.record_id for e in entries) == sorted(labels)
+    for action, record_id, changes in entries:
+        label, written = labels[record_id], json.loads(changes)
+        assert action == "create"
+        assert written["status"] == [None, label.status.value]
+        assert written["void_reason"] == [None, label.void_reason]
+        assert written["pdf"] == [None, f"sha256:{label.pdf_sha256}"]
+
+
+def test_a_reprint_prints_the_very_bytes_of_the_label_it_replaces(demo):
+    (reprint,) = db.session.scalars(select(LabelPrint).where(LabelPrint.action == "reprint"))
+    replaced = db.session.get(LabelPrint, reprint.replaces_id)
+    assert replaced.void_reason == f"replaced by a reprint: {reprint.reason}"
+    assert (reprint.values, reprint.pdf, reprint.zpl) == (
+        replaced.values,
+        replaced.pdf,
+        replaced.zpl,
+    )
+    assert reprint.printed_at == replaced.voided_at == reprint.applied_at
