@@ -50,6 +50,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python -m tests.benchmarks.bedside_latency --events $(or $(EVENTS),1000000)
 	$(BIN)/python -m tests.benchmarks.lookback_latency --scale $(or $(SCALE),100)
 	$(BIN)/python -m tests.benchmarks.demo_scale --scale $(or $(SCALE),100)
+	$(BIN)/python -m tests.benchmarks.cold_start
 	$(WRK)
 	$(BIN)/python -m tests.benchmarks.http_load --events $(HTTP_EVENTS)
 

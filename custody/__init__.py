@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask_sqlalchemy.session import Session as FlaskSession
 
 # Flask settings that follow from the tracker's own; set the CUSTODY_* variable instead.
 _DERIVED = frozenset({"SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "SESSION_COOKIE_SECURE"})
@@ -19,6 +18,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides by name: CUSTODY_* (and HOST, PORT, WEB_CONCURRENCY) variables are read
     exactly as if they were in the environment; other keys are Flask's own (tests set TESTING).
     """
+    from flask_sqlalchemy.session import Session as FlaskSession
+
     from custody import auth, cli, security_headers
     from custody.api import register_api
     from custody.config import (

@@ -9,9 +9,12 @@ would hold the write lock for good.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 class _Gunicorn(BaseApplication):
@@ -28,9 +31,10 @@ class _Gunicorn(BaseApplication):
         return self._app_factory()
 
 
-def serve(app_factory: Callable[[], Flask], host: str, port: int, workers: int) -> None:
-    """Serve apps made by `app_factory` (`create_app`, handed in by the CLI, which sits above)."""
-    options = {
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """gunicorn's settings for the tracker (the benchmarks serve their bare floors with these
+    too, so that the server is never the difference)."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "accesslog": "-",
@@ -38,4 +42,8 @@ def serve(app_factory: Callable[[], Flask], host: str, port: int, workers: int) 
         "preload_app": False,
         "control_socket_disable": True,
     }
-    _Gunicorn(options, app_factory).run()
+
+
+def serve(app_factory: Callable[[], Flask], host: str, port: int, workers: int) -> None:
+    """Serve apps made by `app_factory` (`create_app`, handed in by the CLI, which sits above)."""
+    _Gunicorn(gunicorn_options(host, port, workers), app_factory).run()

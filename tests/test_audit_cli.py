@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from custody.cli import custody_command
 from custody.extensions import db
@@ -121,6 +123,63 @@ def test_a_direct_update_of_a_quarantined_bag_is_named(runner, trail):
     else:
         assert f"audit FAILED at mismatch: bag {trail.code}" in output
         assert "audit FAILED: 0 problems in the trail and 1 records out of step" in output
+
+
+def test_an_entry_whose_hash_is_not_even_hex_is_named_and_the_check_goes_on(runner, trail):
+    _checkpoint(runner)
+    tampering.drop_guards()
+    shard = tampering.busiest_shard()
+    first = tampering.entries(shard)[0]["id"]
+    tampering.as_dba("UPDATE audit_entries SET hash = 'not a hash' WHERE id = :id", id=first)
+    output = "\n".join(_verify(runner, 1))
+    assert f"audit FAILED at entry {first} (shard {shard}, seq 1): content does not match" in output
+    assert f"shard {shard}: its first " in output and "no longer match signed checkpoint" in output
+
+
+@contextmanager
+def _a_writer_holding_its_lock(database_url: str) -> Iterator[None]:
+    """Another writer in the middle of its transaction: on SQLite it holds the write lock (and
+    a reader that asked for it would wait, then fail); on PostgreSQL it holds the heads' rows."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+            conn.execute(text("SELECT shard FROM audit_chain_heads FOR UPDATE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+    engine.dispose()
+
+
+def test_the_installed_command_verifies_without_waiting_for_a_writer(
+    runner, trail, database_url, audit_key
+):
+    """`custody audit verify` as an operator runs it builds no app: the same settings give the
+    same report, and it reads a snapshot, never waiting for a writer (a scan) to finish."""
+    _checkpoint(runner)
+    in_app = _verify(runner, 0)
+    key_file, checkpoint_log = audit_key
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
+    env |= {
+        "CUSTODY_DATABASE_URL": database_url,
+        "CUSTODY_SECRET_KEY": TEST_SECRET,
+        "CUSTODY_AUDIT_KEY_FILE": str(key_file),
+        "CUSTODY_AUDIT_CHECKPOINT_LOG": str(checkpoint_log),
+    }
+    with _a_writer_holding_its_lock(database_url):
+        result = subprocess.run(
+            [sys.executable, "-m", "custody.cli", "audit", "verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == in_app
+    assert in_app[-1].startswith("audit OK: ")
 
 
 def test_without_a_key_verify_says_so_and_checkpoints_are_refused(app, runner, make):

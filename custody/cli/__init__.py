@@ -1,10 +1,15 @@
 """The `custody` command: a Flask CLI group (`custody db upgrade` comes from Flask-Migrate).
 
 Commands that work on records run inside an app (its settings checked first); `isbt128` and
-`serve` do not need one, so they never build an app nor connect to a database. Whatever goes
-wrong at start-up (a bad setting, a database that does not answer or is not migrated) ends in
-one line on standard error and exit status 2, never a traceback (`common`). The users' and the
-audit trail's commands have modules of their own.
+`serve` do not need one, so they never build an app nor connect to a database, and `audit
+verify` reads the database without building one (`snapshot`). Whatever goes wrong at
+start-up (a bad setting, a database that does not answer or is not migrated) ends in one line
+on standard error and exit status 2, never a traceback (`common`). The users' and the audit
+trail's commands have modules of their own.
+
+Every command hangs from the group itself, and each module is imported when a command needs
+it: `custody --help` builds no app, and no command pays for the pages, the API and their
+libraries (PDF, barcodes, FHIR, schemas) unless it builds the app.
 """
 
 from __future__ import annotations
@@ -15,18 +20,16 @@ import sys
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy.exc import DBAPIError
 
 from custody.cli.audit import audit_group
 from custody.cli.common import fail, stop
 from custody.cli.users import user_group
-from custody.config import AUDIT_KEY_MISSING, EXTENSION_KEY, SettingsError, load_settings
-from custody.database import DatabaseNotReady, check_database, database_problem
 from custody.domain.errors import DomainError
 
 
 def _create_app(*_args) -> Flask:
     from custody import create_app
+    from custody.config import SettingsError
 
     try:
         return create_app()
@@ -35,7 +38,29 @@ def _create_app(*_args) -> Flask:
         stop(str(problem))
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+# Flask-Migrate's command group, as `create_app` names it.
+_MIGRATIONS = "db"
+
+
+class _CustodyGroup(FlaskGroup):
+    """Flask's command group, finding and listing its commands without building the app: they
+    all hang from it, and Flask-Migrate's `db` (which the app adds too) is imported when named.
+    A command only the app adds (Flask-Smorest's `openapi`) is still found by its name."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name == _MIGRATIONS:
+            from flask_migrate.cli import db
+
+            return db
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, _MIGRATIONS})
+
+
+@click.group(cls=_CustodyGroup, create_app=_create_app, add_version_option=False)
 def custody_command() -> None:
     """Custody tracker: chain of identity and custody for cell-therapy products."""
 
@@ -44,20 +69,31 @@ def main() -> None:
     """The console script: the click group, with start-up problems said in one line each."""
     try:
         custody_command.main(prog_name="custody")
-    except (SettingsError, DatabaseNotReady) as problem:
-        stop(str(problem))
-    except DBAPIError as error:
-        stop(database_problem(error, load_settings().database_url))
+    except Exception as problem:
+        message = _start_up_problem(problem)
+        if message is None:
+            raise
+        stop(message)
+
+
+def _start_up_problem(problem: Exception) -> str | None:
+    """A bad setting, or a database not ready or not answering, in one line; None for anything
+    else. What it takes to tell is imported only once something went wrong."""
+    from sqlalchemy.exc import DBAPIError
+
+    from custody.config import SettingsError, load_settings
+    from custody.database import DatabaseNotReady, database_problem
+
+    if isinstance(problem, SettingsError | DatabaseNotReady):
+        return str(problem)
+    if isinstance(problem, DBAPIError):
+        return database_problem(problem, load_settings().database_url)
+    return None
 
 
 def register(app: Flask) -> None:
     for command in (user_group, audit_group, labels_group, demo_command):
         app.cli.add_command(command)
-
-
-# The audit group also hangs from the command itself, so `keygen` and `check-proof` work
-# without an app (and so without the settings, or a key, in place).
-custody_command.add_command(audit_group)
 
 
 @click.group("labels", help="Label templates.")
@@ -150,6 +186,8 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
     """Serve the app with gunicorn (a production WSGI server), once its settings hold and its
     database answers at the migrations' head."""
     from custody import create_app
+    from custody.config import AUDIT_KEY_MISSING, load_settings
+    from custody.database import check_database
     from custody.server import serve
 
     settings = load_settings()
@@ -164,7 +202,11 @@ def serve_command(host: str | None, port: int | None, workers: int | None) -> No
 def _checkpoint_at_start(create_app) -> None:
     """A signed checkpoint before serving: a new installation's first one pins that every
     entry from now on carries a MAC, and a restart does not widen the window. A trail that
-    does not hold is said, and the server starts all the same (refusing would stop the ward)."""
+    does not hold is said, and the server starts all the same (refusing would stop the ward).
+
+    Made in an app as the workers will build it: building it here also imports every module
+    once, before gunicorn forks, so the workers start with them imported."""
+    from custody.config import EXTENSION_KEY
     from custody.extensions import db
     from custody.services.core.audit_keys import required_keys
     from custody.services.core.checkpoints import CheckpointRefused, make_checkpoint
@@ -182,3 +224,12 @@ def _checkpoint_at_start(create_app) -> None:
             click.echo(f"warning: no audit checkpoint at start: {refused}", err=True)
         finally:
             db.engine.dispose()  # the workers fork: no connection is shared with them
+
+
+# The commands that need an app build it when they run, not to be found or listed.
+custody_command.add_command(user_group)
+custody_command.add_command(labels_group)
+custody_command.add_command(demo_command)
+# The audit group's `keygen` and `check-proof` work without an app (and so without the
+# settings, or a key, in place); `verify` reads the database without building one.
+custody_command.add_command(audit_group)

@@ -22,18 +22,16 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@with_appcontext
 def audit_verify() -> None:
     """Check every hash chain, MAC and signed checkpoint of the audit trail, and reconcile bag
     states and lot dispositions with their records; exit 1 naming each problem."""
-    from custody.extensions import db
+    from custody.cli.snapshot import snapshot
     from custody.services.audit.reconciliation import reconcile
     from custody.services.audit.verify import grouped, verify_trail
 
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":  # one snapshot: heads, entries and records
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        report = verify_trail(conn)
+    # One snapshot for the heads, the entries and the records, read without building the app.
+    with snapshot() as (conn, settings):
+        report = verify_trail(conn, settings=settings)
         mismatches = reconcile(conn)
     for note in report.notes:
         click.echo(f"note: {note}")

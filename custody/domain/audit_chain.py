@@ -97,6 +97,30 @@ def entry_leaf(stored_hash: str) -> bytes:
     return leaf_hash(bytes.fromhex(stored_hash))
 
 
+def keyed_mac(key: bytes):
+    """An HMAC-SHA256 state keyed once under `key`: `.copy()`, `.update(hash)`, `.hexdigest()`
+    give `entry_mac` without keying anew per entry."""
+    return hmac.new(key, digestmod="sha256")
+
+
+def _leaves(stored_hashes: Sequence[str]) -> list[bytes]:
+    """`entry_leaf` of each stored hash, in one comprehension. A stored hash that is not hex
+    (its entry's own check names it) gets the leaf of no bytes, which no entry's leaf (of 32
+    bytes) equals: the checkpoint that covers it fails rather than the whole check."""
+    sha256, fromhex = hashlib.sha256, bytes.fromhex
+    try:
+        return [sha256(b"\x00" + fromhex(stored)).digest() for stored in stored_hashes]
+    except (TypeError, ValueError):
+        return [_leaf_or_none(stored) for stored in stored_hashes]
+
+
+def _leaf_or_none(stored_hash: str) -> bytes:
+    try:
+        return entry_leaf(stored_hash)
+    except (TypeError, ValueError):
+        return leaf_hash(b"")
+
+
 def is_direct_change(actor: str) -> bool:
     """An entry the database wrote about a change that did not come through the application."""
     return actor.startswith(DIRECT_ACTOR_PREFIX)
@@ -198,12 +222,16 @@ class ShardCheck:
 
     def feed(self, rows: Iterable[Sequence]) -> None:
         """Check rows in sequence order. A hot loop (a million rows in seconds): the running
-        state lives in locals and is written back at the end."""
-        mac_key, mac_from, frontier = self.mac_key, self._mac_from, self._frontier
-        # entry_mac, from a keyed HMAC state copied per entry rather than keyed anew.
-        keyed = hmac.new(mac_key, digestmod="sha256") if mac_key is not None else None
-        sha256, fromhex = hashlib.sha256, bytes.fromhex
-        until = self.pins[-1].size if self.pins else 0
+        state lives in locals and is written back at the end, and the per-entry functions
+        (`hash_values`, `is_direct_change`, `entry_mac`, `entry_leaf`) are inlined."""
+        mac_key, mac_from = self.mac_key, self._mac_from
+        keyed = keyed_mac(mac_key) if mac_key is not None else None
+        sha256, join, chunks, direct = hashlib.sha256, "".join, _chunks, DIRECT_ACTOR_PREFIX
+        # Hashes of entries a checkpoint covers, waiting to grow the tree up to the next
+        # checkpoint's size (or the end of the rows); `grows` is None once none needs more.
+        pending: list[str] = []
+        grows = pending.append if self._frontier is not None else None
+        pin_size = self.pins[self._pin_at].size if grows is not None else 0
         count, next_seq, prev, seen_mac = self.count, self._next_seq, self._prev, self._seen_mac
         for row in rows:
             count += 1
@@ -213,17 +241,17 @@ class ShardCheck:
                 self._problem(row, f"sequence jumps from {next_seq - 1} to {seq} (entry {missing})")
             elif row[_PREV] != prev:
                 self._problem(row, "previous-hash link does not match the preceding entry")
-            if hash_values(row[_FIELDS:]) != stored:
+            if sha256(join(chunks(row[_FIELDS:], 0)).encode()).hexdigest() != stored:
                 self._problem(row, "content does not match its hash (the row was altered)")
-            elif is_direct_change(row[_ACTOR]):
+            elif row[_ACTOR].startswith(direct):
                 self._direct(row)
-            elif mac_key is not None:
+            elif keyed is not None:
                 mac = row[_MAC]
                 if mac:
                     if not seen_mac:
                         seen_mac, self.first_mac = True, seq
                     mac_of = keyed.copy()
-                    mac_of.update(stored.encode("ascii"))
+                    mac_of.update(stored.encode())
                     if mac_of.hexdigest() != mac:
                         self._problem(row, FORGED, MAC)
                 elif (seq < mac_from) if mac_from is not None else not seen_mac:
@@ -231,12 +259,16 @@ class ShardCheck:
                 else:
                     self._problem(row, UNKEYED, MAC)
             prev, next_seq = stored, seq + 1
-            if frontier is not None and count <= until:
-                frontier.append(sha256(b"\x00" + fromhex(stored)).digest())  # entry_leaf
-                if count == self.pins[self._pin_at].size:
+            if grows is not None:
+                grows(stored)
+                if count == pin_size:
                     self.count = count
-                    if not self._check_pins():
-                        frontier = None
+                    if self._grow_tree(pending):
+                        pin_size = self.pins[self._pin_at].size
+                    else:
+                        grows = None
+        if grows is not None and pending:
+            self._frontier.extend(_leaves(pending))
         self.count, self._next_seq, self._prev, self._seen_mac = count, next_seq, prev, seen_mac
 
     def finish(self, head_seq: int | None, head_hash: str | None) -> None:
@@ -261,8 +293,12 @@ class ShardCheck:
                 f"{self.count} remain (entries deleted)",
             )
 
-    def _check_pins(self) -> bool:
-        """Compare the tree head now with every checkpoint of this size; False once one fails."""
+    def _grow_tree(self, pending: list[str]) -> bool:
+        """The tree grown by the pending entries to the next checkpoint's size, its head
+        compared with every checkpoint of that size. True while a later checkpoint needs more
+        entries; once none does, or one fails, the tree is dropped."""
+        self._frontier.extend(_leaves(pending))
+        pending.clear()
         head = self._frontier.root()
         while self._pin_at < len(self.pins) and self.pins[self._pin_at].size == self.count:
             pin = self.pins[self._pin_at]
@@ -274,6 +310,9 @@ class ShardCheck:
                     f"{pin.checkpoint} (entries altered, inserted or deleted since)",
                 )
                 return False
+        if self._pin_at == len(self.pins):
+            self._frontier = None
+            return False
         return True
 
     def _fail_checkpoint(self, pin: Pin, reason: str) -> None:

@@ -26,6 +26,7 @@ from custody.domain.audit_chain import (
     entry_leaf,
     entry_mac,
     is_direct_change,
+    keyed_mac,
 )
 
 SECRET = bytes(range(32))
@@ -300,3 +301,14 @@ def test_a_checkpoint_of_an_empty_shard_asks_nothing():
     check = ShardCheck(0, MAC_KEY, [Pin(1, 0, merkle.EMPTY_ROOT)])
     check.finish(0, "0" * 64)
     assert check.problems == []
+
+
+def test_a_keyed_mac_state_gives_the_rfc4231_answer_and_can_be_reused():
+    """RFC 4231, test case 2 (HMAC-SHA-256): the state keyed once gives each message's MAC."""
+    keyed = keyed_mac(b"Jefe")
+    for _ in range(2):  # copied per entry: the keyed state itself is never consumed
+        mac = keyed.copy()
+        mac.update(b"what do ya want for nothing?")
+        assert mac.hexdigest() == (
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        )

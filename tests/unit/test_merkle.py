@@ -355,3 +355,17 @@ def test_a_proof_longer_than_the_tree_is_deep_fails():
 def test_the_module_names_the_rfc_constants():
     assert merkle.HASH_SIZE == 32
     assert (merkle.LEAF_PREFIX, merkle.NODE_PREFIX) == (b"\x00", b"\x01")
+
+
+@pytest.mark.parametrize("first", [0, 1, 3, 5, 8])
+def test_a_frontier_extended_in_one_call_reaches_the_known_heads(first):
+    """`extend` grows the tree as `append` does, leaf by leaf, from wherever it stands."""
+    frontier = Frontier()
+    frontier.extend(LEAF_HASHES[:first])
+    frontier.extend(LEAF_HASHES[first:])
+    assert (frontier.size, frontier.root()) == (8, ROOTS[7])
+    assert frontier.nodes == [ROOTS[7]]
+    seven = Frontier()
+    seven.extend(LEAF_HASHES[:7])
+    assert (seven.size, seven.root()) == (7, ROOTS[6])
+    assert len(seven.nodes) == 3

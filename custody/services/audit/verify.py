@@ -15,14 +15,16 @@ Without an audit key only the chains are checked, and the report says so.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.engine import Connection
 
-from custody.config import settings
+from custody.config import Settings, audit_secret
+from custody.config import settings as app_settings
 from custody.domain.audit_chain import (
     CHECKPOINT,
     DIRECT,
@@ -34,8 +36,7 @@ from custody.domain.audit_chain import (
 )
 from custody.models.audit import AuditChainHead, AuditEntry
 from custody.models.base import Base
-from custody.services.core.audit_keys import AuditKeys, audit_keys
-from custody.services.core.audit_trail import UNAUDITED_TABLES
+from custody.services.core.audit_keys import AuditKeys, keys_from_secret
 from custody.services.core.checkpoints import (
     Checkpoint,
     CheckpointRefused,
@@ -88,26 +89,26 @@ class _Log:
     problems: list[LogProblem] = field(default_factory=list)
 
 
-def verify_trail(conn: Connection, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Walk each shard in sequence order once; report every problem, earliest entry first."""
-    keys = audit_keys()
-    log = _read_checkpoints(settings().audit_checkpoint_log, keys) if keys else _Log()
+def verify_trail(
+    conn: Connection,
+    progress: Callable[[int], None] | None = None,
+    settings: Settings | None = None,
+) -> VerifyReport:
+    """Walk each shard in sequence order once; report every problem, earliest entry first.
+
+    `settings` name the audit key and the checkpoint log: the app's when not given (a command
+    that builds no app gives its own). Everything is read on `conn`, in its transaction."""
+    settings = settings or app_settings()
+    keys = _keys(settings)
+    log = _read_checkpoints(settings.audit_checkpoint_log, keys) if keys else _Log()
     pins = _pins(log)
     heads = {row.shard: row for row in conn.execute(select(AuditChainHead.__table__))}
     shards = sorted(set(heads) | _shards_with_entries(conn) | set(pins))
-    table = AuditEntry.__table__
-    columns = [table.c.id, table.c.hash, table.c.mac, *(table.c[f] for f in HASHED_FIELDS)]
     total, legacy, problems = 0, 0, []
     for shard in shards:
         check = ShardCheck(shard, keys.mac if keys else None, pins.get(shard, ()))
-        rows = conn.execute(
-            select(*columns)
-            .where(table.c.shard == shard)
-            .order_by(table.c.seq)
-            .execution_options(yield_per=_BATCH)
-        )
-        for batch in rows.partitions():
-            check.feed(batch)
+        with _driver_rows(conn, _shard_entries(shard)) as rows:
+            check.feed(rows)
         head = heads.get(shard)
         check.finish(head.seq if head else None, head.hash if head else None)
         total += check.count
@@ -128,9 +129,43 @@ def verify_trail(conn: Connection, progress: Callable[[int], None] | None = None
     )
 
 
+def _keys(settings: Settings) -> AuditKeys | None:
+    secret = audit_secret(settings)
+    return keys_from_secret(secret) if secret is not None else None
+
+
 def _shards_with_entries(conn: Connection) -> set[int]:
     entries_table = AuditEntry.__table__
     return set(conn.scalars(select(entries_table.c.shard).distinct()))
+
+
+def _shard_entries(shard: int) -> Select:
+    """A shard's entries as `ShardCheck` reads them: (id, hash, mac, *HASHED_FIELDS)."""
+    table = AuditEntry.__table__
+    columns = [table.c.id, table.c.hash, table.c.mac, *(table.c[f] for f in HASHED_FIELDS)]
+    return select(*columns).where(table.c.shard == shard).order_by(table.c.seq)
+
+
+@contextmanager
+def _driver_rows(conn: Connection, query: Select) -> Iterator[Iterable[Sequence]]:
+    """The query's rows as the database driver returns them (plain tuples), streamed, on
+    `conn`'s own connection and transaction. A million entries: SQLAlchemy's result rows would
+    cost about as much as hashing them. PostgreSQL's rows come through a server-side cursor,
+    a batch at a time, never all in memory; SQLite's cursor steps through them as read."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    if not conn.in_transaction():  # read in conn's transaction, as its own statements are
+        conn.begin()
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        cursor = driver.cursor(name="custody_audit_verify")
+        cursor.itersize = _BATCH
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(sql)
+        yield cursor
+    finally:
+        cursor.close()
 
 
 # --- the checkpoint log --------------------------------------------------------------------
@@ -222,6 +257,9 @@ def _missing_tripwires(conn: Connection) -> list[str]:
     later migration added without it is a gap to close."""
     if conn.dialect.name != "postgresql":
         return []
+    # Imported here: the audit trail's writing side brings the app's extensions with it.
+    from custody.services.core.audit_trail import UNAUDITED_TABLES
+
     rows = conn.execute(
         text(
             "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
