@@ -8,6 +8,8 @@ the secret 00 01 02 … 1f, and pasted here as literals.
 
 from __future__ import annotations
 
+import hashlib
+
 from custody.domain import merkle
 from custody.domain.audit_chain import (
     CHAIN,
@@ -312,3 +314,14 @@ def test_a_keyed_mac_state_gives_the_rfc4231_answer_and_can_be_reused():
         assert mac.hexdigest() == (
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         )
+
+
+def test_a_stored_hash_that_is_not_hex_gets_a_leaf_no_entry_has():
+    """The checkpoint covering it then fails, rather than the whole check with a traceback."""
+    from custody.domain.audit_chain import _leaves
+
+    zeros = "00" * 32
+    leaf_of_zeros = hashlib.sha256(b"\x00" + bytes(32)).digest()  # RFC 6962: 0x00 || entry
+    leaf_of_nothing = hashlib.sha256(b"\x00").digest()
+    assert _leaves([zeros, zeros]) == [leaf_of_zeros, leaf_of_zeros]
+    assert _leaves(["not hex", zeros, None]) == [leaf_of_nothing, leaf_of_zeros, leaf_of_nothing]
