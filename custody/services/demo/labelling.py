@@ -12,20 +12,17 @@ trail records it once; the label service would write it, then update it at each 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 
 from custody.extensions import db
-from custody.labels.pdf import render_pdf
 from custody.labels.templates import LabelTemplate
-from custody.labels.zpl import render_zpl
 from custody.models import Allocation, LabelPrint, LabelStatus, Lot, User
 from custody.services.demo.scenario import DAY, SPECIFICATION_APPROVED, STORIES, Unit
 from custody.services.labelling import contents
-from custody.services.labelling.prints import printer_dpmm
+from custody.services.labelling.prints import label_row, mark_voided, render_label
 from custody.services.labelling.templates import (
     approvals,
     library,
@@ -89,7 +86,7 @@ def _label_lots(unit: Unit, lots: list[Lot], templates: Templates) -> None:
             released = unit.decided[lot.lot_number]
             superseded, labels = labels, _print(templates, tech, bags, release, released)
             for old in superseded:
-                _void(old, tech, released, SUPERSEDED)
+                mark_voided(old, tech, released, SUPERSEDED)
         if labels and story == "corrected":
             _reprint(templates, labels[0], qa, tech, labels[0].printed_at + DAY)
         _tie_tags(templates, tech, [b.id for b in bags])
@@ -124,33 +121,14 @@ def _issue(
     issue writes, then its application (demo times come from the scenario, not the clock)."""
     template = templates(content.purpose)
     if replaces is None:
-        pdf, zpl = _render(template, content)
+        pdf, zpl = render_label(template, content)
     else:
         # A reprint says the very words of the label it replaces, with the same template:
         # the renderers, being deterministic, would draw the same bytes again.
         pdf, zpl = replaces.pdf, replaces.zpl
-    label = LabelPrint(
-        purpose=content.purpose,
-        template_version=template.version,
-        template_sha256=template.sha256,
-        subject_type=content.subject_type,
-        subject_key=content.subject_key,
-        bag_id=content.bag_id,
-        lot_id=content.lot_id,
-        action=action,
-        reason=reason,
-        replaces_id=replaces.id if replaces else None,
-        status=LabelStatus.APPLIED,
-        values=content.values,
-        pdf=pdf,
-        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-        zpl=zpl,
-        zpl_sha256=hashlib.sha256(zpl).hexdigest(),
-        printed_by_id=by.id,
-        printed_at=at,
-        applied_by_id=(applied_by or by).id,
-        applied_at=at,
-    )
+    label = label_row(template, content, pdf, zpl, by, at, action, reason, replaces)
+    label.status = LabelStatus.APPLIED
+    label.applied_by_id, label.applied_at = (applied_by or by).id, at
     db.session.add(label)
     return label
 
@@ -162,7 +140,7 @@ def _reprint(templates: Templates, old: LabelPrint, qa: User, tech: User, at: da
     content = contents.LabelContent(
         old.purpose, old.subject_key, old.values, old.bag_id, old.lot_id
     )
-    _void(old, qa, at, REPLACED.format(reason=REPRINT_REASON))
+    mark_voided(old, qa, at, REPLACED.format(reason=REPRINT_REASON))
     db.session.flush()
     _issue(
         templates,
@@ -174,18 +152,3 @@ def _reprint(templates: Templates, old: LabelPrint, qa: User, tech: User, at: da
         reason=REPRINT_REASON,
         replaces=old,
     )
-
-
-def _render(template: LabelTemplate, content: contents.LabelContent) -> tuple[bytes, bytes]:
-    """The PDF and ZPL an issue of `content` stores, rendered as the label service does."""
-    page = [(template, content.values)]
-    title = f"{template.title}: {content.subject_type} {content.subject_key}"
-    zpl = render_zpl(page, dpmm=printer_dpmm()).encode("utf-8")
-    return render_pdf(page, title), zpl
-
-
-def _void(label: LabelPrint, by: User, at: datetime, reason: str) -> None:
-    label.status = LabelStatus.VOIDED
-    label.voided_by_id = by.id
-    label.voided_at = at
-    label.void_reason = reason

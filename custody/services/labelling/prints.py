@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -232,10 +233,33 @@ def _issue(
     replaces: LabelPrint | None = None,
 ) -> LabelPrint:
     template = printable_template(content.purpose)
+    pdf, zpl = render_label(template, content)
+    label = label_row(template, content, pdf, zpl, user, utcnow(), action, reason, replaces)
+    db.session.add(label)
+    db.session.flush()
+    return label
+
+
+def render_label(template: LabelTemplate, content: LabelContent) -> tuple[bytes, bytes]:
+    """The PDF and the ZPL an issue of `content` stores."""
+    page = [(template, content.values)]
     title = f"{template.title}: {content.subject_type} {content.subject_key}"
-    pdf = render_pdf([(template, content.values)], title)
-    zpl = render_zpl([(template, content.values)], dpmm=printer_dpmm()).encode("utf-8")
-    label = LabelPrint(
+    return render_pdf(page, title), render_zpl(page, dpmm=printer_dpmm()).encode("utf-8")
+
+
+def label_row(
+    template: LabelTemplate,
+    content: LabelContent,
+    pdf: bytes,
+    zpl: bytes,
+    by: User,
+    at: datetime,
+    action: str,
+    reason: str = "",
+    replaces: LabelPrint | None = None,
+) -> LabelPrint:
+    """The issued label's row, with the hashes of its bytes (not yet added to the session)."""
+    return LabelPrint(
         purpose=content.purpose,
         template_version=template.version,
         template_sha256=template.sha256,
@@ -252,19 +276,20 @@ def _issue(
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         zpl=zpl,
         zpl_sha256=hashlib.sha256(zpl).hexdigest(),
-        printed_by_id=user.id,
-        printed_at=utcnow(),
+        printed_by_id=by.id,
+        printed_at=at,
     )
-    db.session.add(label)
-    db.session.flush()
-    return label
+
+
+def mark_voided(label: LabelPrint, by: User, at: datetime, reason: str) -> None:
+    label.status = LabelStatus.VOIDED
+    label.voided_by_id = by.id
+    label.voided_at = at
+    label.void_reason = reason
 
 
 def _void(user: User, label: LabelPrint, reason: str) -> None:
-    label.status = LabelStatus.VOIDED
-    label.voided_by_id = user.id
-    label.voided_at = utcnow()
-    label.void_reason = reason
+    mark_voided(label, user, utcnow(), reason)
     db.session.flush()
 
 
