@@ -3,7 +3,11 @@ own, temporary SQLite unless `--database-url` names an empty one, and prints its
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,3 +80,38 @@ def report(name: str, samples: list[float]) -> None:
         f"{name}: median {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms "
         f"over {len(samples)} samples"
     )
+
+
+def command_environment(folder: Path) -> dict[str, str]:
+    """Settings for a `custody` command run as a subprocess, everything it writes in `folder`:
+    the database in a folder of its own (the audit key only in the environment: it may not sit
+    beside the database), bytecode cached as an installed tracker would have it (a checkout
+    may say not to write it), and no CUSTODY_* setting of the caller's."""
+    for sub in ("database", "audit"):
+        (folder / sub).mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    from custody.services.core.audit_keys import new_secret
+
+    return env | {
+        "CUSTODY_DATABASE_URL": f"sqlite:///{folder / 'database' / 'custody.sqlite3'}",
+        "CUSTODY_SECRET_KEY": "bench-secret-" * 3,
+        "CUSTODY_AUDIT_KEY": new_secret(),
+        "CUSTODY_AUDIT_CHECKPOINT_LOG": str(folder / "audit" / "checkpoints.jsonl"),
+        "PYTHONPYCACHEPREFIX": str(folder / "bytecode"),
+    }
+
+
+def run_custody(env: dict[str, str], *args: str) -> str:
+    """Run `custody ARGS` as the installed command does; its output, or the run stops."""
+    command = [sys.executable, "-m", "custody.cli", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"`custody {' '.join(args)}` failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def children_cpu() -> float:
+    """CPU seconds used so far by the subprocesses that ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import resource
 import socket
 import statistics
 import subprocess
@@ -32,7 +30,7 @@ import time
 from pathlib import Path
 
 from custody.server import gunicorn_options
-from custody.services.core.audit_keys import new_secret
+from tests.benchmarks import children_cpu, command_environment, run_custody
 
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60
@@ -83,21 +81,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def environment(folder: Path) -> dict[str, str]:
-    """Settings of the tracker's own, for both servers: the database in a folder of its own
-    (the key only in the environment), bytecode cached in `folder` (a checkout may say not to
-    write it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env | {
-        "CUSTODY_DATABASE_URL": f"sqlite:///{folder / 'database' / 'custody.sqlite3'}",
-        "CUSTODY_SECRET_KEY": "bench-secret-" * 3,
-        "CUSTODY_AUDIT_KEY": new_secret(),
-        "CUSTODY_AUDIT_CHECKPOINT_LOG": str(folder / "audit" / "checkpoints.jsonl"),
-        "PYTHONPYCACHEPREFIX": str(folder / "bytecode"),
-    }
-
-
 def answers(port: int, path: str) -> bool:
     connection = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
@@ -110,11 +93,6 @@ def answers(port: int, path: str) -> bool:
     if status != 200:
         raise SystemExit(f"GET {path} answered {status}")
     return True
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def first_answer(command: list[str], port: int, path: str, env: dict, log: Path):
@@ -152,17 +130,6 @@ def bare(folder: Path, env: dict, workers: int):
     return first_answer(command, port, "/", env, folder / "bare.log")
 
 
-def migrate(env: dict) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "custody.cli", "db", "upgrade"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"`custody db upgrade` failed:\n{done.stdout}{done.stderr}")
-
-
 def summary(name: str, samples: list[tuple[float, float]]) -> tuple[float, str]:
     wall = statistics.median(s for s, _ in samples)
     cpu = statistics.median(c for _, c in samples)
@@ -178,11 +145,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for sub in ("database", "audit"):
-            (folder / sub).mkdir()
         (folder / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
-        env = environment(folder)
-        migrate(env)
+        env = command_environment(folder)
+        run_custody(env, "db", "upgrade")
         bare(folder, env, args.workers)  # untimed: bytecode and page cache
         custody(folder, env, args.workers)
         samples: dict[str, list] = {"bare": [], "custody": []}
