@@ -51,10 +51,6 @@ def end_use_case(token) -> None:
     _writes.reset(token)
 
 
-def use_case_writes() -> bool:
-    return _writes.get()
-
-
 @contextmanager
 def own_write_transaction(session) -> Iterator[None]:
     """Write bookkeeping from a read use case in a short IMMEDIATE transaction of its own.

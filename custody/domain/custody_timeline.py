@@ -12,6 +12,12 @@ from typing import Any
 
 from custody.domain import isbt128
 
+# How many of a bag's custody events one read returns (the newest; a cursor names the rest),
+# and the most one page of its history may ask for: a read costs the same at ten events or
+# ten thousand.
+HISTORY_PAGE = 50
+HISTORY_PAGE_MAX = 500
+
 ALERT, WARNING = "alert", "warning"
 # A flag's name as pages and the report print it before its words: never colour alone.
 FLAG_LABELS = {

@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from custody.domain.bag_lifecycle import ACTIONS
+from custody.domain.custody_timeline import HISTORY_PAGE, HISTORY_PAGE_MAX
 from custody.models import BagStatus, Disposition
 from custody.schemas.common import PlainRecords
 from custody.schemas.quality import DecisionOut
@@ -60,7 +61,8 @@ class BagDetailOut(BagOut):
     history = PlainRecords(
         CustodyEventOut,
         metadata={
-            "description": "the newest custody events (at most 50), in the order they happened"
+            "description": f"the newest custody events (at most {HISTORY_PAGE}), "
+            "in the order they happened"
         },
     )
     history_next = fields.String(
@@ -77,7 +79,9 @@ class BagHistoryQuery(Schema):
         validate=validate.Length(min=1, max=40),
         metadata={"description": "a cursor from `history_next` or a page's `next`"},
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    limit = fields.Integer(
+        load_default=HISTORY_PAGE, validate=validate.Range(min=1, max=HISTORY_PAGE_MAX)
+    )
 
 
 class BagHistoryOut(Schema):

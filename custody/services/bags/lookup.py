@@ -143,15 +143,11 @@ def last_event(bag: Bag) -> CustodyEvent | None:
     )
 
 
-_UNREAD = object()
-
-
-def whereabouts(bag: Bag, newest: CustodyEvent | None = _UNREAD) -> str:
+def whereabouts(bag: Bag, event: CustodyEvent | None) -> str:
     """Where the bag is, in words: its storage position, its shipment, or where it was last
-    seen (`newest`: its last custody event, when the caller has read it already)."""
+    seen (`event`: its last custody event, None if it has none)."""
     if bag.storage_position is not None:
         return location_path(bag.storage_position)
-    event = last_event(bag) if newest is _UNREAD else newest
     if event is None:
         return "Not yet scanned"
     if event.shipment is not None and bag.status.value in ("shipped", "received"):

@@ -12,6 +12,7 @@ from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from custody.domain import bag_lifecycle, eligibility, isbt128
+from custody.domain.custody_timeline import HISTORY_PAGE
 from custody.domain.errors import NotFound, ValidationFailed
 from custody.domain.scan_targets import bag_scan_data
 from custody.extensions import db
@@ -43,12 +44,6 @@ def list_bags(
     recipients = _recipients_of([b.id for b in bags])
     determinations = lot_determinations({b.lot_id for b in bags})
     return [bag_summary(b, recipients.get(b.id), determinations[b.lot_id]) for b in bags]
-
-
-# How many of a bag's custody events one read returns: the newest, with a cursor for the
-# rest, so a bag read costs the same whether the bag has ten events or ten thousand.
-HISTORY_PAGE = 50
-HISTORY_PAGE_MAX = 500
 
 
 def bag_detail(code: str, history_limit: int = HISTORY_PAGE) -> dict[str, Any]:
