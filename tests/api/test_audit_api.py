@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from custody.extensions import db
+from custody.services.audit import export
 from tests.api.responses import error, ok
 from tests.services.audit.test_review import DIN_SCAN, write_story
 from tests.services.core.test_audit_trail import _drop_guards
@@ -174,3 +176,27 @@ def test_a_mangled_entry_is_still_listed_and_exported(client, make, story):
     for path in ("entries.csv", "entries.pdf"):
         response = client.get(f"/api/v1/audit/{path}?record_key=nina", headers=headers)
         assert response.status_code == 200 and response.headers["X-Audit-Entries"] == "2"
+
+
+def test_the_pdf_export_draws_with_no_snapshot_held_open(app, client, make, story, monkeypatch):
+    """The export reads its rows, then lets go of its snapshot before the seconds of drawing:
+    meanwhile the WAL can be checkpointed whole (an open reader would hold it back)."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite's WAL checkpoint; PostgreSQL has no such reader hold")
+    checkpoints = []
+    draw = export.render_audit_report
+
+    def draw_after_a_checkpoint(data):
+        other = sqlite3.connect(url.database, isolation_level=None)
+        try:
+            checkpoints.append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+        finally:
+            other.close()
+        return draw(data)
+
+    monkeypatch.setattr(export, "render_audit_report", draw_after_a_checkpoint)
+    response = client.get("/api/v1/audit/entries.pdf", headers=make.auth("qa"))
+    assert response.status_code == 200
+    ((busy, _, _),) = checkpoints
+    assert busy == 0  # 1 when a reader's snapshot kept the checkpoint from finishing
